@@ -1,0 +1,521 @@
+//! Applies commands to a project's state inside one write transaction: deduplication, identity, property
+//! operations, group memberships, and stamping each event with the state that holds at that moment.
+//!
+//! A request is checked for rejections before anything of it is applied, so a rejected request changes nothing.
+//! User and group records touched by a transaction are cached and written back once at the end of it.
+
+use std::collections::{HashMap, HashSet};
+
+use herd_model::{
+    Alias, Command, GROUP_IDENTIFY_EVENT, GroupIdentify, GroupLimits, GroupSet, IDENTIFY_EVENT, Identify, Properties,
+    StoredEvent, Track, Value,
+};
+use redb::{ReadableTable, Table, WriteTransaction};
+
+use crate::error::{Rejection, Result, StoreError};
+use crate::records::{GroupState, MAX_DEVICES_PER_USER, UserState, decode, encode, encode_event};
+use crate::tables::*;
+
+/// Settings that shape how commands apply.
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyOptions {
+    pub group_limits: GroupLimits,
+    /// How long an insert id suppresses duplicates, ms (Amplitude: 7 days).
+    pub dedup_window_ms: i64,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions { group_limits: GroupLimits::default(), dedup_window_ms: 7 * 24 * 3600 * 1000 }
+    }
+}
+
+/// What happened to an accepted request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Receipt {
+    /// Records written to the log (events, `$identify` and `$groupidentify` records).
+    pub stored: usize,
+    /// Commands skipped because their insert id was seen within the dedup window.
+    pub duplicates: usize,
+    /// Groups that were not attached, with the command index and a reason the sender can act on.
+    pub dropped_groups: Vec<DroppedGroup>,
+}
+
+/// A group left off an event or identification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DroppedGroup {
+    pub command_index: usize,
+    pub group_type: String,
+    pub group_value: String,
+    pub reason: String,
+}
+
+/// Counters and the known group types, kept in memory by the writer and persisted in [`META`] / [`GROUP_TYPES`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Counters {
+    pub next_seq: u64,
+    pub next_amplitude_id: u64,
+    pub next_group_key: u64,
+    pub group_types: Vec<String>,
+}
+
+impl Counters {
+    pub(crate) fn load(txn: &WriteTransaction) -> Result<Counters> {
+        let meta = txn.open_table(META)?;
+        let get = |k: &str, default: u64| -> Result<u64> { Ok(meta.get(k)?.map(|v| v.value()).unwrap_or(default)) };
+        let mut counters = Counters {
+            next_seq: get("next_seq", 1)?,
+            next_amplitude_id: get("next_amplitude_id", 1)?,
+            next_group_key: get("next_group_key", 1)?,
+            group_types: Vec::new(),
+        };
+        let types = txn.open_table(GROUP_TYPES)?;
+        let mut ordered: Vec<(u64, String)> = Vec::new();
+        for row in types.iter()? {
+            let (k, v) = row?;
+            ordered.push((v.value(), k.value().to_owned()));
+        }
+        ordered.sort();
+        counters.group_types = ordered.into_iter().map(|(_, t)| t).collect();
+        Ok(counters)
+    }
+}
+
+/// One write transaction's view of a project.
+pub(crate) struct Batch<'t> {
+    meta: Table<'t, &'static str, u64>,
+    log: Table<'t, u64, &'static [u8]>,
+    dedup: Table<'t, &'static str, i64>,
+    dedup_expiry: Table<'t, (i64, &'static str), ()>,
+    user_ids: Table<'t, &'static str, u64>,
+    device_ids: Table<'t, &'static str, u64>,
+    users_table: Table<'t, u64, &'static [u8]>,
+    groups_table: Table<'t, &'static str, &'static [u8]>,
+    group_types_table: Table<'t, &'static str, u64>,
+    counters: Counters,
+    users: HashMap<u64, UserState>,
+    dirty_users: HashSet<u64>,
+    groups: HashMap<String, GroupState>,
+    dirty_groups: HashSet<String>,
+    options: ApplyOptions,
+}
+
+impl<'t> Batch<'t> {
+    pub(crate) fn open(txn: &'t WriteTransaction, counters: Counters, options: ApplyOptions) -> Result<Batch<'t>> {
+        Ok(Batch {
+            meta: txn.open_table(META)?,
+            log: txn.open_table(LOG)?,
+            dedup: txn.open_table(DEDUP)?,
+            dedup_expiry: txn.open_table(DEDUP_EXPIRY)?,
+            user_ids: txn.open_table(USER_IDS)?,
+            device_ids: txn.open_table(DEVICE_IDS)?,
+            users_table: txn.open_table(USERS)?,
+            groups_table: txn.open_table(GROUPS)?,
+            group_types_table: txn.open_table(GROUP_TYPES)?,
+            counters,
+            users: HashMap::new(),
+            dirty_users: HashSet::new(),
+            groups: HashMap::new(),
+            dirty_groups: HashSet::new(),
+            options,
+        })
+    }
+
+    /// Writes back cached state and counters; returns the counters for the writer to keep.
+    pub(crate) fn finish(mut self) -> Result<Counters> {
+        for id in &self.dirty_users {
+            let bytes = encode(&self.users[id]);
+            self.users_table.insert(*id, bytes.as_slice())?;
+        }
+        for key in &self.dirty_groups {
+            let bytes = encode(&self.groups[key]);
+            self.groups_table.insert(key.as_str(), bytes.as_slice())?;
+        }
+        self.meta.insert("next_seq", self.counters.next_seq)?;
+        self.meta.insert("next_amplitude_id", self.counters.next_amplitude_id)?;
+        self.meta.insert("next_group_key", self.counters.next_group_key)?;
+        Ok(self.counters)
+    }
+
+    /// Applies one request's commands, or refuses the whole request without changing anything.
+    pub(crate) fn apply_request(
+        &mut self,
+        commands: &[Command],
+        received_at_ms: i64,
+    ) -> Result<std::result::Result<Receipt, Rejection>> {
+        if let Some(rejection) = self.check(commands) {
+            return Ok(Err(rejection));
+        }
+        let mut receipt = Receipt::default();
+        for (index, command) in commands.iter().enumerate() {
+            if let Some(insert_id) = command.insert_id() {
+                let device = match command {
+                    Command::Track(t) => t.device_id.as_deref(),
+                    Command::Identify(i) => i.device_id.as_deref(),
+                    _ => None,
+                };
+                if self.is_duplicate(device, insert_id, received_at_ms)? {
+                    receipt.duplicates += 1;
+                    continue;
+                }
+            }
+            match command {
+                Command::Track(t) => self.track(index, t, received_at_ms, &mut receipt)?,
+                Command::Identify(i) => self.identify(index, i, received_at_ms, &mut receipt)?,
+                Command::GroupIdentify(g) => self.group_identify(index, g, received_at_ms, &mut receipt)?,
+                Command::Alias(a) => self.alias(a, received_at_ms)?,
+            }
+        }
+        Ok(Ok(receipt))
+    }
+
+    /// Rejections that depend on state. Group identifications of a type the project cannot take are refused,
+    /// because nothing else in them could be kept; events only lose the extra group (see [`Self::admit_groups`]).
+    fn check(&self, commands: &[Command]) -> Option<Rejection> {
+        let limit = self.options.group_limits.max_types_per_project;
+        let known = &self.counters.group_types;
+        let mut new_types: Vec<&str> = Vec::new();
+        for command in commands {
+            if let Command::GroupIdentify(g) = command {
+                let t = g.group_type.as_str();
+                if !known.iter().any(|k| k == t) && !new_types.contains(&t) {
+                    new_types.push(t);
+                    if known.len() + new_types.len() > limit {
+                        return Some(Rejection::GroupTypeLimit { group_type: t.to_owned(), limit, known: known.join(", ") });
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    fn is_duplicate(&mut self, device: Option<&str>, insert_id: &str, now: i64) -> Result<bool> {
+        let key = format!("{}\0{insert_id}", device.unwrap_or(""));
+        if let Some(seen) = self.dedup.get(key.as_str())?.map(|v| v.value())
+            && now - seen < self.options.dedup_window_ms
+        {
+            return Ok(true);
+        }
+        self.dedup.insert(key.as_str(), now)?;
+        self.dedup_expiry.insert((now, key.as_str()), ())?;
+        Ok(false)
+    }
+
+    /// Finds or creates the internal user for a pair of ids (Amplitude's `amplitude_id` rules).
+    fn resolve(&mut self, user_id: Option<&str>, device_id: Option<&str>, now: i64) -> Result<u64> {
+        let by_user = match user_id {
+            Some(u) => self.user_ids.get(u)?.map(|v| v.value()),
+            None => None,
+        };
+        let by_device = match device_id {
+            Some(d) => self.device_ids.get(d)?.map(|v| v.value()),
+            None => None,
+        };
+        let id = match (user_id, by_user, by_device) {
+            (_, Some(id), _) => id,
+            // A known anonymous device identifies itself: the same user from now on.
+            (Some(u), None, Some(dev_user)) if self.user(dev_user)?.user_id.is_none() => {
+                self.user_mut(dev_user)?.user_id = Some(u.to_owned());
+                self.user_ids.insert(u, dev_user)?;
+                dev_user
+            }
+            (None, None, Some(dev_user)) => dev_user,
+            // A new user id (also on a device that belonged to someone else): a new user, as in Amplitude.
+            _ => {
+                let id = self.counters.next_amplitude_id;
+                self.counters.next_amplitude_id += 1;
+                let state = UserState { user_id: user_id.map(str::to_owned), ..UserState::default() };
+                self.users.insert(id, state);
+                self.dirty_users.insert(id);
+                if let Some(u) = user_id {
+                    self.user_ids.insert(u, id)?;
+                }
+                id
+            }
+        };
+        if let Some(d) = device_id {
+            if by_device != Some(id) {
+                if let Some(anon) = by_device
+                    && anon != id
+                    && self.user(anon)?.user_id.is_none()
+                {
+                    self.user_mut(anon)?.merged_into = Some(id);
+                }
+                self.device_ids.insert(d, id)?;
+            }
+            let user = self.user_mut(id)?;
+            if !user.device_ids.iter().any(|x| x == d) && user.device_ids.len() < MAX_DEVICES_PER_USER {
+                user.device_ids.push(d.to_owned());
+            }
+        }
+        let user = self.user_mut(id)?;
+        user.first_seen_ms.get_or_insert(now);
+        user.last_seen_ms = Some(now);
+        Ok(id)
+    }
+
+    fn user(&mut self, id: u64) -> Result<&UserState> {
+        self.load_user(id)?;
+        Ok(&self.users[&id])
+    }
+
+    fn user_mut(&mut self, id: u64) -> Result<&mut UserState> {
+        self.load_user(id)?;
+        self.dirty_users.insert(id);
+        Ok(self.users.get_mut(&id).expect("loaded above"))
+    }
+
+    fn load_user(&mut self, id: u64) -> Result<()> {
+        if !self.users.contains_key(&id) {
+            let state = match self.users_table.get(id)? {
+                Some(bytes) => decode("user", bytes.value())?,
+                None => UserState::default(),
+            };
+            self.users.insert(id, state);
+        }
+        Ok(())
+    }
+
+    /// The group's state, created on first sight.
+    fn group_mut(&mut self, group_type: &str, value: &str, now: i64, creator: Option<u64>) -> Result<&mut GroupState> {
+        let key = group_key(group_type, value);
+        if !self.groups.contains_key(&key) {
+            let state = match self.groups_table.get(key.as_str())? {
+                Some(bytes) => decode("group", bytes.value())?,
+                None => {
+                    let key = self.counters.next_group_key;
+                    self.counters.next_group_key += 1;
+                    GroupState { key, first_seen_ms: now, creator_amplitude_id: creator, ..GroupState::default() }
+                }
+            };
+            self.groups.insert(key.clone(), state);
+        }
+        self.dirty_groups.insert(key.clone());
+        let state = self.groups.get_mut(&key).expect("inserted above");
+        state.last_seen_ms = state.last_seen_ms.max(now);
+        Ok(state)
+    }
+
+    /// Keeps the groups whose type the project knows or can still take; registers new types; reports the rest.
+    fn admit_groups(&mut self, index: usize, groups: &GroupSet, receipt: &mut Receipt) -> Result<GroupSet> {
+        let limit = self.options.group_limits.max_types_per_project;
+        let mut admitted = GroupSet::new();
+        for (group_type, values) in &groups.0 {
+            if !self.counters.group_types.iter().any(|t| t == group_type) {
+                if self.counters.group_types.len() >= limit {
+                    for v in values {
+                        receipt.dropped_groups.push(DroppedGroup {
+                            command_index: index,
+                            group_type: group_type.clone(),
+                            group_value: v.clone(),
+                            reason: format!(
+                                "the project already uses {limit} group types ({}); the event was stored without this group",
+                                self.counters.group_types.join(", ")
+                            ),
+                        });
+                    }
+                    continue;
+                }
+                let position = self.counters.group_types.len() as u64;
+                self.group_types_table.insert(group_type.as_str(), position)?;
+                self.counters.group_types.push(group_type.clone());
+            }
+            admitted.0.insert(group_type.clone(), values.clone());
+        }
+        Ok(admitted)
+    }
+
+    /// The `group_properties` stamp for a set of groups: type → value → properties now.
+    fn stamp_groups(&mut self, groups: &GroupSet, now: i64, creator: Option<u64>) -> Result<Properties> {
+        let mut out = Properties::new();
+        for (group_type, values) in &groups.0 {
+            let mut by_value = Properties::new();
+            for v in values {
+                let state = self.group_mut(group_type, v, now, creator)?;
+                by_value.insert(v.clone(), Value::Object(state.properties.clone()));
+            }
+            out.insert(group_type.clone(), Value::Object(by_value));
+        }
+        Ok(out)
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        let seq = self.counters.next_seq;
+        self.counters.next_seq += 1;
+        seq
+    }
+
+    fn append(&mut self, event: &StoredEvent) -> Result<()> {
+        let bytes = encode_event(event);
+        self.log.insert(event.seq, bytes.as_slice())?;
+        Ok(())
+    }
+
+    fn track(&mut self, index: usize, t: &Track, now: i64, receipt: &mut Receipt) -> Result<()> {
+        let aid = self.resolve(t.user_id.as_deref(), t.device_id.as_deref(), now)?;
+        let event_groups = self.admit_groups(index, &t.groups, receipt)?;
+        let limits = self.options.group_limits;
+        let user = self.user_mut(aid)?;
+        if !t.skip_user_properties_sync {
+            t.user_ops.apply(&mut user.properties);
+        }
+        let first_event = user.event_count == 0;
+        user.event_count += 1;
+        let user_properties = user.properties.clone();
+        let union = GroupSet::union_for_event(&event_groups, &user.groups.clone(), limits);
+        for (group_type, group_value) in union.dropped_values {
+            receipt.dropped_groups.push(DroppedGroup {
+                command_index: index,
+                group_type,
+                group_value,
+                reason: format!("an event carries at most {} group values", limits.max_values_per_event),
+            });
+        }
+        let group_properties = self.stamp_groups(&union.groups, now, Some(aid))?;
+        let mut data = Properties::new();
+        if first_event {
+            data.insert("first_event".into(), Value::Bool(true));
+        }
+        let event = StoredEvent {
+            seq: self.next_seq(),
+            uuid: crate::new_uuid(),
+            amplitude_id: Some(aid),
+            user_id: t.user_id.clone(),
+            device_id: t.device_id.clone(),
+            event_type: t.event_type.clone(),
+            event_time: event_time(t.time, t.client_upload_time, now),
+            client_event_time: t.time,
+            client_upload_time: t.client_upload_time,
+            server_upload_time: now,
+            insert_id: t.insert_id.clone(),
+            session_id: t.session_id.unwrap_or(-1),
+            event_id: t.event_id,
+            event_properties: t.event_properties.clone(),
+            user_properties,
+            groups: union.groups,
+            group_properties,
+            device: t.device.clone(),
+            revenue: t.revenue.clone(),
+            data,
+            extra: t.extra.clone(),
+        };
+        self.append(&event)?;
+        receipt.stored += 1;
+        Ok(())
+    }
+
+    fn identify(&mut self, index: usize, i: &Identify, now: i64, receipt: &mut Receipt) -> Result<()> {
+        let aid = self.resolve(i.user_id.as_deref(), i.device_id.as_deref(), now)?;
+        let new_groups = self.admit_groups(index, &i.groups, receipt)?;
+        let user = self.user_mut(aid)?;
+        i.user_ops.apply(&mut user.properties);
+        // User-level groups are only ever added to: a new value for a known type joins the old ones.
+        for (t, v) in new_groups.pairs() {
+            user.groups.insert(t, v);
+        }
+        let user_properties = user.properties.clone();
+        let groups = user.groups.clone();
+        let group_properties = self.stamp_groups(&groups, now, Some(aid))?;
+        let event = StoredEvent {
+            seq: self.next_seq(),
+            uuid: crate::new_uuid(),
+            amplitude_id: Some(aid),
+            user_id: i.user_id.clone(),
+            device_id: i.device_id.clone(),
+            event_type: IDENTIFY_EVENT.to_owned(),
+            event_time: i.time.unwrap_or(now),
+            client_event_time: i.time,
+            server_upload_time: now,
+            insert_id: i.insert_id.clone(),
+            session_id: -1,
+            user_properties,
+            groups,
+            group_properties,
+            device: i.device.clone(),
+            extra: i.extra.clone(),
+            ..StoredEvent::default()
+        };
+        self.append(&event)?;
+        receipt.stored += 1;
+        Ok(())
+    }
+
+    fn group_identify(&mut self, index: usize, g: &GroupIdentify, now: i64, receipt: &mut Receipt) -> Result<()> {
+        let mut single = GroupSet::new();
+        single.insert(&g.group_type, &g.group_value);
+        // `check` refused unknown types past the limit, but events earlier in the same request may have taken the
+        // last free slot; then this identification is reported as dropped.
+        let admitted = self.admit_groups(index, &single, receipt)?;
+        if admitted.is_empty() {
+            return Ok(());
+        }
+        let creator = match (g.user_id.as_deref(), g.device_id.as_deref()) {
+            (None, None) => None,
+            (u, d) => Some(self.resolve(u, d, now)?),
+        };
+        let state = self.group_mut(&g.group_type, &g.group_value, now, creator)?;
+        g.ops.apply(&mut state.properties);
+        let group_properties = self.stamp_groups(&admitted, now, creator)?;
+        let event = StoredEvent {
+            seq: self.next_seq(),
+            uuid: crate::new_uuid(),
+            amplitude_id: creator,
+            user_id: g.user_id.clone(),
+            device_id: g.device_id.clone(),
+            event_type: GROUP_IDENTIFY_EVENT.to_owned(),
+            event_time: g.time.unwrap_or(now),
+            client_event_time: g.time,
+            server_upload_time: now,
+            insert_id: g.insert_id.clone(),
+            session_id: -1,
+            groups: admitted,
+            group_properties,
+            extra: g.extra.clone(),
+            ..StoredEvent::default()
+        };
+        self.append(&event)?;
+        receipt.stored += 1;
+        Ok(())
+    }
+
+    /// `previous_id` (an earlier user id or an anonymous id) belongs to `user_id`'s user from now on.
+    fn alias(&mut self, a: &Alias, now: i64) -> Result<()> {
+        let aid = self.resolve(Some(&a.user_id), None, now)?;
+        if self.user_ids.get(a.previous_id.as_str())?.is_none() {
+            self.user_ids.insert(a.previous_id.as_str(), aid)?;
+        }
+        self.device_ids.insert(a.previous_id.as_str(), aid)?;
+        Ok(())
+    }
+}
+
+/// Amplitude's clock-skew correction: `event_time = client_event_time + (server_received − client_upload)`,
+/// applied only when the client's clock is off by a minute or more.
+fn event_time(time: Option<i64>, client_upload: Option<i64>, now: i64) -> i64 {
+    let Some(time) = time else { return now };
+    match client_upload {
+        Some(upload) if (now - upload).abs() >= 60_000 => time + (now - upload),
+        _ => time,
+    }
+}
+
+/// Removes dedup entries older than the window; returns how many were removed.
+pub(crate) fn prune_dedup(txn: &WriteTransaction, older_than_ms: i64) -> Result<usize, StoreError> {
+    let mut expiry = txn.open_table(DEDUP_EXPIRY)?;
+    let mut dedup = txn.open_table(DEDUP)?;
+    let mut expired: Vec<(i64, String)> = Vec::new();
+    for row in expiry.range((i64::MIN, "")..(older_than_ms, ""))? {
+        let (k, _) = row?;
+        let (t, key) = k.value();
+        expired.push((t, key.to_owned()));
+    }
+    for (t, key) in &expired {
+        expiry.remove((*t, key.as_str()))?;
+        // Only remove the entry if it was not refreshed later.
+        let current = dedup.get(key.as_str())?.map(|v| v.value());
+        if current == Some(*t) {
+            dedup.remove(key.as_str())?;
+        }
+    }
+    Ok(expired.len())
+}
