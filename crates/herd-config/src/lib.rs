@@ -47,8 +47,6 @@ pub struct LimitsConfig {
     pub max_events_per_request: usize,
     /// `/batch` body size after decompression (Amplitude: 20 MB).
     pub batch_max_body_bytes: usize,
-    /// Identifications per `/groupidentify` request (Amplitude: 1,024).
-    pub max_group_identifications: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,7 +100,6 @@ impl Default for LimitsConfig {
             httpapi_max_body_bytes: 1024 * 1024,
             max_events_per_request: 2000,
             batch_max_body_bytes: 20 * 1024 * 1024,
-            max_group_identifications: 1024,
         }
     }
 }
@@ -165,9 +162,14 @@ impl Config {
         Ok(config)
     }
 
-    /// The default configuration as a commented TOML file (used by `herd config`).
+    /// The default configuration as TOML.
     pub fn default_toml() -> String {
-        toml::to_string_pretty(&Config::default()).expect("the default config serialises")
+        Config::default().to_toml()
+    }
+
+    /// This configuration as TOML (used by `herd config`).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("the config serialises")
     }
 }
 

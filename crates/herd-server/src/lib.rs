@@ -1,1 +1,61 @@
-//! placeholder
+//! Herd's HTTP server: the only crate that knows axum. Routes Amplitude's ingestion APIs, the Export API and the
+//! admin API to the store; decides status codes in one place ([`error`]).
+
+pub mod admin;
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod export;
+pub mod ingest;
+pub mod throttle;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+use herd_config::Config;
+use herd_store::Store;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub config: Arc<Config>,
+    pub throttle: Arc<throttle::Throttle>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<Store>, config: Arc<Config>) -> AppState {
+        let throttle = Arc::new(throttle::Throttle::new(config.throttle.window_secs));
+        AppState { store, config, throttle }
+    }
+}
+
+/// All routes.
+pub fn router(state: AppState) -> Router {
+    // Compressed bodies may not exceed the largest decompressed limit; each endpoint checks its own limit after
+    // decompression, so the sender gets Amplitude's 413 body rather than a bare one.
+    let raw_limit = state.config.limits.batch_max_body_bytes.max(state.config.limits.httpapi_max_body_bytes);
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/2/httpapi", post(ingest::http_api))
+        .route("/batch", post(ingest::batch))
+        .route("/identify", get(ingest::identify_get).post(ingest::identify_post))
+        .route("/groupidentify", get(ingest::group_identify_get).post(ingest::group_identify_post))
+        .route("/", post(ingest::legacy_upload))
+        .route("/api/2/export", get(export::export))
+        .route("/admin/projects", get(admin::list_projects).post(admin::create_project))
+        .route("/admin/projects/{project}/settings/{key}", put(admin::set_setting))
+        .layer(DefaultBodyLimit::max(raw_limit))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
