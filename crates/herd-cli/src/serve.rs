@@ -46,6 +46,15 @@ pub(crate) fn run(mut config: herd_config::Config, args: ServeArgs) -> Result<()
         let dir = config.data_dir.clone();
         let options = store_options(&config);
         let store = Store::open(&dir, options).with_context(|| format!("opening data directory {}", dir.display()))?;
+        if store.projects().is_empty() {
+            // A newcomer's first start gives a server that can take data at once.
+            let p = store.create_project(herd_store::NewProject { name: "default".into(), ..Default::default() })?;
+            eprintln!(
+                "created project \"default\" (id {}): api_key {} secret_key {}\n\
+                 send events to /2/httpapi with that api_key; query with Basic auth api_key:secret_key",
+                p.id, p.api_key, p.secret_key
+            );
+        }
         let listener = tokio::net::TcpListener::bind(&config.server.listen)
             .await
             .with_context(|| format!("binding {}", config.server.listen))?;
