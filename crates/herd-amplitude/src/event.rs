@@ -122,11 +122,13 @@ fn read_wire(
     warnings: &mut Vec<String>,
 ) -> Option<Wire> {
     let r = &mut reader;
-    let (user_id, device_id) = read_ids(r, ctx.rules, dropped);
     let event_type = match ctx.dialect {
         Dialect::Identification => String::new(),
         Dialect::Event | Dialect::Legacy => read_event_type(r),
     };
+    // A group identification needs no user: SDKs send `group_identify` without ids when no user is involved.
+    let ids_optional = event_type == GROUP_IDENTIFY_EVENT;
+    let (user_id, device_id) = read_ids(r, ctx.rules, ids_optional, dropped);
     let time_key = match ctx.dialect {
         Dialect::Legacy if r.has("timestamp") => "timestamp",
         _ => "time",
@@ -206,7 +208,12 @@ fn read_event_type(r: &mut Reader<'_>) -> String {
 /// Decision (Amplitude does not document the body): an object that never had an id is listed under both
 /// `user_id` and `device_id` in `events_with_missing_fields`, since either one would do; one whose ids were
 /// all too short is listed under the short ones in `events_with_invalid_id_lengths`.
-fn read_ids(r: &mut Reader<'_>, rules: IdRules, dropped: &mut Vec<DroppedId>) -> (Option<String>, Option<String>) {
+fn read_ids(
+    r: &mut Reader<'_>,
+    rules: IdRules,
+    ids_optional: bool,
+    dropped: &mut Vec<DroppedId>,
+) -> (Option<String>, Option<String>) {
     let mut ids: [Option<String>; 2] = [None, None];
     let mut short: Vec<(&'static str, String)> = Vec::new();
     let mut unusable = false;
@@ -231,7 +238,7 @@ fn read_ids(r: &mut Reader<'_>, rules: IdRules, dropped: &mut Vec<DroppedId>) ->
         }
     }
     let [user_id, device_id] = ids;
-    if user_id.is_none() && device_id.is_none() && !unusable {
+    if user_id.is_none() && device_id.is_none() && !unusable && !ids_optional {
         if short.is_empty() {
             r.problem(
                 Problem::Missing,

@@ -147,8 +147,7 @@ fn count_events(body: &[u8]) -> usize {
 fn ingest(args: IngestArgs) -> Result<()> {
     let temp = tempfile_dir()?;
     let dir = args.data_dir.clone().unwrap_or_else(|| temp.clone());
-    let mut config = herd_config::Config::default();
-    config.data_dir = dir.clone();
+    let mut config = herd_config::Config { data_dir: dir.clone(), ..Default::default() };
     config.throttle.enabled = false;
     let store = Store::open(&dir, crate::serve::store_options(&config)).context("opening bench data directory")?;
     store.create_project(NewProject { name: "bench".into(), api_key: Some(API_KEY.into()), secret_key: None })?;
@@ -196,7 +195,11 @@ fn ingest(args: IngestArgs) -> Result<()> {
     let stats = state.store.by_api_key(API_KEY).expect("bench project").stats()?;
     println!("| phase | events | seconds | events/s | p50 ms | p99 ms | failed requests |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
-    for (name, r) in [("parse and discard (ceiling)", &discard), ("durable /batch", &durable), ("durable /batch at half rate", &paced)] {
+    for (name, r) in [
+        ("parse and discard (ceiling)", &discard),
+        ("durable /batch", &durable),
+        ("durable /batch at half rate", &paced),
+    ] {
         println!(
             "| {name} | {} | {:.2} | {:.0} | {:.1} | {:.1} | {} |",
             r.events,

@@ -40,7 +40,10 @@ pub(crate) fn run(config: herd_config::Config, cmd: ProjectCommand) -> Result<()
         ProjectCommand::Create { data_dir: d, name, api_key, secret_key } => {
             let catalog = open(&data_dir(d))?;
             let p = catalog.create(NewProject { name, api_key, secret_key })?;
-            println!("{}", serde_json::json!({"id": p.id, "name": p.name, "api_key": p.api_key, "secret_key": p.secret_key}));
+            println!(
+                "{}",
+                serde_json::json!({"id": p.id, "name": p.name, "api_key": p.api_key, "secret_key": p.secret_key})
+            );
         }
         ProjectCommand::List { data_dir: d } => {
             for p in open(&data_dir(d))?.list()? {

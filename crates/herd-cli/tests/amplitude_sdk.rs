@@ -41,7 +41,7 @@ ident.set_once("signup", "2026-01-01")
 ident.set_once("plan", "ignored")
 ident.add("logins", 2)
 ident.append("tags", "beta")
-ident.prepend("tags", "first")
+ident.prepend("history", "first")
 client.identify(ident, EventOptions(user_id="user-alice"))
 flush()
 
@@ -91,7 +91,8 @@ fn official_python_sdk_round_trip_through_export() {
     assert_eq!(up["plan"], "pro");
     assert_eq!(up["signup"], "2026-01-01");
     assert_eq!(up["logins"], 2);
-    assert_eq!(up["tags"], json!(["first", "beta"]));
+    assert_eq!(up["tags"], json!(["beta"]));
+    assert_eq!(up["history"], json!(["first"]));
     assert_eq!(up["org id"], "1234", "set_group also sets the user property type = value");
     assert_eq!(songs[0]["$insert_id"], "song-1");
 

@@ -35,10 +35,35 @@ fn cases() -> Vec<Case> {
     }
     let big = "x".repeat(1024 * 1024 + 10);
     vec![
-        Case { name: "malformed json", path: "/2/httpapi", body: b"{\"api_key\": ".to_vec(), gzip_header: false, status: 400, expect: json!({"code": 400, "error": "Invalid JSON request body"}) },
-        json_case("missing api_key", "/2/httpapi", json!({"events": [ev(json!({}))]}), 400, json!({"code": 400, "error": "Request missing required field", "missing_field": "api_key"})),
-        json_case("unknown api_key", "/2/httpapi", json!({"api_key": "nope-nope", "events": [ev(json!({}))]}), 400, json!({"code": 400})),
-        json_case("events not an array", "/2/httpapi", json!({"api_key": API_KEY, "events": {"a": 1}}), 400, json!({"code": 400, "missing_field": "events"})),
+        Case {
+            name: "malformed json",
+            path: "/2/httpapi",
+            body: b"{\"api_key\": ".to_vec(),
+            gzip_header: false,
+            status: 400,
+            expect: json!({"code": 400, "error": "Invalid JSON request body"}),
+        },
+        json_case(
+            "missing api_key",
+            "/2/httpapi",
+            json!({"events": [ev(json!({}))]}),
+            400,
+            json!({"code": 400, "error": "Request missing required field", "missing_field": "api_key"}),
+        ),
+        json_case(
+            "unknown api_key",
+            "/2/httpapi",
+            json!({"api_key": "nope-nope", "events": [ev(json!({}))]}),
+            400,
+            json!({"code": 400}),
+        ),
+        json_case(
+            "events not an array",
+            "/2/httpapi",
+            json!({"api_key": API_KEY, "events": {"a": 1}}),
+            400,
+            json!({"code": 400, "missing_field": "events"}),
+        ),
         json_case(
             "wrong field types",
             "/2/httpapi",
@@ -74,9 +99,29 @@ fn cases() -> Vec<Case> {
             400,
             json!({"code": 400, "events_with_missing_fields": {"event_type": [0]}}),
         ),
-        json_case("too many events", "/batch", json!({"api_key": API_KEY, "events": many}), 413, json!({"code": 413, "error": "Payload too large"})),
-        Case { name: "oversize body", path: "/2/httpapi", body: format!("{{\"api_key\":\"{API_KEY}\",\"pad\":\"{big}\"}}").into_bytes(), gzip_header: false, status: 413, expect: json!({"code": 413, "error": "Payload too large"}) },
-        Case { name: "bad gzip", path: "/2/httpapi", body: b"definitely not gzip".to_vec(), gzip_header: true, status: 400, expect: json!({"code": 400}) },
+        json_case(
+            "too many events",
+            "/batch",
+            json!({"api_key": API_KEY, "events": many}),
+            413,
+            json!({"code": 413, "error": "Payload too large"}),
+        ),
+        Case {
+            name: "oversize body",
+            path: "/2/httpapi",
+            body: format!("{{\"api_key\":\"{API_KEY}\",\"pad\":\"{big}\"}}").into_bytes(),
+            gzip_header: false,
+            status: 413,
+            expect: json!({"code": 413, "error": "Payload too large"}),
+        },
+        Case {
+            name: "bad gzip",
+            path: "/2/httpapi",
+            body: b"definitely not gzip".to_vec(),
+            gzip_header: true,
+            status: 400,
+            expect: json!({"code": 400}),
+        },
     ]
 }
 
@@ -85,11 +130,16 @@ fn bad_input_table() {
     let server = TestServer::start_with(&[("HERD_THROTTLE__ENABLED", "false")]);
     let http = client();
     // One good event first, so "nothing changed" has something to compare with.
-    let r = http.post(server.url("/2/httpapi")).json(&json!({"api_key": API_KEY, "events": [ev(json!({"insert_id": "baseline"}))]})).send().unwrap();
+    let r = http
+        .post(server.url("/2/httpapi"))
+        .json(&json!({"api_key": API_KEY, "events": [ev(json!({"insert_id": "baseline"}))]}))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 200);
     let before = server.export_all();
     for case in cases() {
-        let mut req = http.post(server.url(case.path)).header("content-type", "application/json").body(case.body.clone());
+        let mut req =
+            http.post(server.url(case.path)).header("content-type", "application/json").body(case.body.clone());
         if case.gzip_header {
             req = req.header("content-encoding", "gzip");
         }
@@ -124,7 +174,10 @@ fn group_limits_keep_the_rest_of_the_request() {
     let answer: Value = r.json().unwrap();
     assert_eq!(answer["events_ingested"], 3);
     let dropped = answer["dropped_groups"].as_object().expect("dropped_groups reported");
-    assert!(dropped["1"][0].as_str().unwrap().starts_with("sixth=x: the project already uses 5 group types"), "{answer}");
+    assert!(
+        dropped["1"][0].as_str().unwrap().starts_with("sixth=x: the project already uses 5 group types"),
+        "{answer}"
+    );
     assert_eq!(dropped["2"].as_array().unwrap().len(), 1, "the 11th value is dropped: {answer}");
     let rows = server.export_all();
     assert_eq!(rows.len(), 3);
@@ -132,8 +185,16 @@ fn group_limits_keep_the_rest_of_the_request() {
     assert_eq!(rows[2]["groups"]["a"].as_array().unwrap().len(), 10);
 
     // A group identification of a sixth type is refused as a whole with a message naming the limit.
-    let form = format!("api_key={API_KEY}&identification={}", r#"{"group_type":"sixth","group_value":"x","group_properties":{"p":1}}"#);
-    let r = http.post(server.url("/groupidentify")).header("content-type", "application/x-www-form-urlencoded").body(form).send().unwrap();
+    let form = format!(
+        "api_key={API_KEY}&identification={}",
+        r#"{"group_type":"sixth","group_value":"x","group_properties":{"p":1}}"#
+    );
+    let r = http
+        .post(server.url("/groupidentify"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 400);
     let body: Value = r.json().unwrap();
     assert!(body["message"].as_str().unwrap().contains("5 group types"), "{body}");
@@ -142,7 +203,13 @@ fn group_limits_keep_the_rest_of_the_request() {
     // gzip bodies are accepted.
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(json!({"api_key": API_KEY, "events": [ev(json!({}))]}).to_string().as_bytes()).unwrap();
-    let r = http.post(server.url("/batch")).header("content-encoding", "gzip").header("content-type", "text/plain").body(gz.finish().unwrap()).send().unwrap();
+    let r = http
+        .post(server.url("/batch"))
+        .header("content-encoding", "gzip")
+        .header("content-type", "text/plain")
+        .body(gz.finish().unwrap())
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(server.export_all().len(), 4);
 }

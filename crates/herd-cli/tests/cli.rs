@@ -28,7 +28,12 @@ fn cli_refuses_a_held_data_directory_and_admin_api_works() {
 
     let r = client().post(server.url("/admin/projects")).body(r#"{"name":"x"}"#).send().unwrap();
     assert_eq!(r.status(), 401);
-    let r = client().post(server.url("/admin/projects")).bearer_auth("admin-token").body(r#"{"name":"x","api_key":"key-x-0001"}"#).send().unwrap();
+    let r = client()
+        .post(server.url("/admin/projects"))
+        .bearer_auth("admin-token")
+        .body(r#"{"name":"x","api_key":"key-x-0001"}"#)
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 200);
     let p: serde_json::Value = r.json().unwrap();
     assert_eq!(p["api_key"], "key-x-0001");

@@ -12,7 +12,8 @@ use crate::support::{API_KEY, TestServer, client};
 #[test]
 fn acknowledged_events_survive_sigkill() {
     // A short flush interval so that kills also land during flushes.
-    let mut server = TestServer::start_with(&[("HERD_STORAGE__FLUSH_INTERVAL_MS", "50"), ("HERD_THROTTLE__ENABLED", "false")]);
+    let mut server =
+        TestServer::start_with(&[("HERD_STORAGE__FLUSH_INTERVAL_MS", "50"), ("HERD_THROTTLE__ENABLED", "false")]);
     let acknowledged: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let mut next_batch = 0u32;
     for round in 0..4 {
@@ -31,10 +32,10 @@ fn acknowledged_events_survive_sigkill() {
                         .map(|id| json!({"user_id": format!("user-{}", batch % 7), "event_type": "tick", "insert_id": id, "groups": {"org": format!("org-{}", batch % 3)}}))
                         .collect();
                     let url = format!("{}/batch", base.lock().unwrap());
-                    if let Ok(r) = http.post(url).json(&json!({"api_key": API_KEY, "events": events})).send() {
-                        if r.status() == 200 {
-                            acknowledged.lock().unwrap().extend(ids);
-                        }
+                    if let Ok(r) = http.post(url).json(&json!({"api_key": API_KEY, "events": events})).send()
+                        && r.status() == 200
+                    {
+                        acknowledged.lock().unwrap().extend(ids);
                     }
                     batch += 1;
                 }

@@ -48,11 +48,17 @@ fn seed_group_identify_requests_as_written() {
     assert_eq!(r.status(), 200, "{}", r.text().unwrap());
 
     assert_eq!(replay(&server, SINGLE), ("200".to_owned(), "success".to_owned()));
-    assert_eq!(group_props(&server, "1234"), json!({"org csm": "Lucas", "org plan": "Enterprise", "org owner": "Luis"}));
+    assert_eq!(
+        group_props(&server, "1234"),
+        json!({"org csm": "Lucas", "org plan": "Enterprise", "org owner": "Luis"})
+    );
 
     assert_eq!(replay(&server, BATCH), ("200".to_owned(), "success".to_owned()));
     assert_eq!(group_props(&server, "1234"), json!({"org csm": "Sarah", "org plan": "Growth", "org owner": "Sandy"}));
-    assert_eq!(group_props(&server, "success"), json!({"org csm": "Lucas", "org plan": "Enterprise", "org owner": "Luis"}));
+    assert_eq!(
+        group_props(&server, "success"),
+        json!({"org csm": "Lucas", "org plan": "Enterprise", "org owner": "Luis"})
+    );
 
     // The GET form from the Group Identify docs.
     let get = format!(

@@ -65,7 +65,8 @@ impl TestServer {
         let mut reader = BufReader::new(stdout);
         let mut line = String::new();
         reader.read_line(&mut line).expect("read listening line");
-        let base = line.trim().strip_prefix("herd listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        let base =
+            line.trim().strip_prefix("herd listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}"));
         self.base = base.to_owned();
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || {
@@ -75,10 +76,10 @@ impl TestServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if let Ok(r) = client().get(format!("{}/healthz", self.base)).send() {
-                if r.status() == 200 {
-                    return;
-                }
+            if let Ok(r) = client().get(format!("{}/healthz", self.base)).send()
+                && r.status() == 200
+            {
+                return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }

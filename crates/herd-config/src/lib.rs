@@ -134,10 +134,8 @@ impl Config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-                text.parse::<toml::Table>().map_err(|e| ConfigError::Invalid {
-                    origin: path.display().to_string(),
-                    message: e.to_string(),
-                })?
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError::Invalid { origin: path.display().to_string(), message: e.to_string() })?
             }
             None => toml::Table::new(),
         };
@@ -147,10 +145,8 @@ impl Config {
                 continue;
             }
             let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
-            set_path(&mut table, &path, scalar(&value)).map_err(|message| ConfigError::Invalid {
-                origin: format!("environment variable {name}"),
-                message,
-            })?;
+            set_path(&mut table, &path, scalar(&value))
+                .map_err(|message| ConfigError::Invalid { origin: format!("environment variable {name}"), message })?;
         }
         let config: Config = table.try_into().map_err(|e: toml::de::Error| ConfigError::Invalid {
             origin: file.map(|p| p.display().to_string()).unwrap_or_else(|| "environment".into()),
@@ -213,7 +209,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("herd-config-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("herd.toml");
-        std::fs::write(&file, "version = 1\n[limits]\nmax_group_types = 7\n[server]\nlisten = \"0.0.0.0:9\"\n").unwrap();
+        std::fs::write(&file, "version = 1\n[limits]\nmax_group_types = 7\n[server]\nlisten = \"0.0.0.0:9\"\n")
+            .unwrap();
         let c = Config::load(
             Some(&file),
             env(&[("HERD_SERVER__LISTEN", "127.0.0.1:1"), ("HERD_THROTTLE__ENABLED", "false"), ("PATH", "/x")]),

@@ -140,7 +140,9 @@ mod tests {
 
     #[test]
     fn wire_values_are_strings_or_arrays() {
-        let set = wire(json!({"org": "1234", "team": ["a", "b", "a"], "n": 5, "bad": {"x": 1}, "mixed": ["x", ["y"], null, true]}));
+        let set = wire(
+            json!({"org": "1234", "team": ["a", "b", "a"], "n": 5, "bad": {"x": 1}, "mixed": ["x", ["y"], null, true]}),
+        );
         assert_eq!(set.to_json(), json!({"mixed": ["x", "true"], "n": ["5"], "org": ["1234"], "team": ["a", "b"]}));
     }
 
@@ -155,15 +157,17 @@ mod tests {
     }
 
     fn small_set() -> impl Strategy<Value = GroupSet> {
-        proptest::collection::btree_map("[abcdefg]", proptest::collection::vec("[0-9]{1,2}", 1..4), 0..4).prop_map(|m| {
-            let mut s = GroupSet::new();
-            for (t, vs) in m {
-                for v in vs {
-                    s.insert(&t, &v);
+        proptest::collection::btree_map("[abcdefg]", proptest::collection::vec("[0-9]{1,2}", 1..4), 0..4).prop_map(
+            |m| {
+                let mut s = GroupSet::new();
+                for (t, vs) in m {
+                    for v in vs {
+                        s.insert(&t, &v);
+                    }
                 }
-            }
-            s
-        })
+                s
+            },
+        )
     }
 
     proptest! {

@@ -22,7 +22,9 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     }
     match bearer(headers) {
         Some(given) if same_secret(&given, token) => Ok(()),
-        _ => Err(ApiError::herd(Fault::Unauthorized, "Unauthorized", "send Authorization: Bearer <server.admin_token>")),
+        _ => {
+            Err(ApiError::herd(Fault::Unauthorized, "Unauthorized", "send Authorization: Bearer <server.admin_token>"))
+        }
     }
 }
 
@@ -30,7 +32,10 @@ fn project_json(r: &herd_store::ProjectRecord) -> serde_json::Value {
     serde_json::json!({"id": r.id, "name": r.name, "api_key": r.api_key, "secret_key": r.secret_key, "settings": r.settings})
 }
 
-pub async fn list_projects(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn list_projects(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
     authorize(&state, &headers)?;
     Ok(Json(serde_json::Value::Array(state.store.projects().iter().map(project_json).collect())))
 }
@@ -49,7 +54,11 @@ pub async fn create_project(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     authorize(&state, &headers)?;
     let req: CreateProject = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::herd(Fault::BadRequest, "Invalid JSON request body", format!("expected {{\"name\", \"api_key\"?, \"secret_key\"?}}: {e}"))
+        ApiError::herd(
+            Fault::BadRequest,
+            "Invalid JSON request body",
+            format!("expected {{\"name\", \"api_key\"?, \"secret_key\"?}}: {e}"),
+        )
     })?;
     let store = state.store.clone();
     let new = NewProject { name: req.name, api_key: req.api_key, secret_key: req.secret_key };
@@ -68,7 +77,11 @@ pub async fn set_setting(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     authorize(&state, &headers)?;
     let value: Option<String> = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::herd(Fault::BadRequest, "Invalid JSON request body", format!("send the value as a JSON string, or null to remove it: {e}"))
+        ApiError::herd(
+            Fault::BadRequest,
+            "Invalid JSON request body",
+            format!("send the value as a JSON string, or null to remove it: {e}"),
+        )
     })?;
     let record = state.store.set_setting(&project, &key, value.as_deref()).map_err(store_error)?;
     Ok(Json(project_json(&record)))
@@ -77,7 +90,9 @@ pub async fn set_setting(
 fn store_error(e: StoreError) -> ApiError {
     match e {
         StoreError::Conflict(m) => ApiError::herd(Fault::BadRequest, "Conflict", m),
-        StoreError::NoSuchProject(name) => ApiError::herd(Fault::NotFound, "Not found", format!("no project named {name:?}")),
+        StoreError::NoSuchProject(name) => {
+            ApiError::herd(Fault::NotFound, "Not found", format!("no project named {name:?}"))
+        }
         other => ApiError::store(other),
     }
 }

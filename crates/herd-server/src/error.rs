@@ -92,9 +92,10 @@ impl ApiError {
             _ => Fault::Internal,
         };
         tracing::error!(error = %e, "store failure while handling a request");
-        ApiError::json(fault, |code| {
-            serde_json::json!({"code": code, "error": "Internal error", "message": "the server could not store the request; retry it (duplicates are removed by insert_id)"})
-        })
+        ApiError::json(
+            fault,
+            |code| serde_json::json!({"code": code, "error": "Internal error", "message": "the server could not store the request; retry it (duplicates are removed by insert_id)"}),
+        )
     }
 }
 

@@ -24,10 +24,11 @@ pub struct ExportParams {
 /// The project that `api_key:secret_key` opens, or 401.
 pub fn query_project(s: &AppState, headers: &HeaderMap) -> Result<std::sync::Arc<herd_store::ProjectStore>, ApiError> {
     let unauthorized = |msg: &str| ApiError::herd(Fault::Unauthorized, "Invalid credentials", msg);
-    let (api_key, secret) = basic(headers).ok_or_else(|| unauthorized("send HTTP Basic auth with api_key:secret_key"))?;
-    s.store
-        .by_keys(&api_key, &secret)
-        .ok_or_else(|| unauthorized("the API key and secret key do not match a project; query access needs the secret key"))
+    let (api_key, secret) =
+        basic(headers).ok_or_else(|| unauthorized("send HTTP Basic auth with api_key:secret_key"))?;
+    s.store.by_keys(&api_key, &secret).ok_or_else(|| {
+        unauthorized("the API key and secret key do not match a project; query access needs the secret key")
+    })
 }
 
 pub async fn export(State(s): State<AppState>, headers: HeaderMap, Query(p): Query<ExportParams>) -> Response {
@@ -47,7 +48,10 @@ async fn run(s: AppState, headers: HeaderMap, p: ExportParams) -> Result<Respons
         if events.is_empty() {
             return Ok(None);
         }
-        Ok(Some(build_zip(project_id, &events).map_err(|e| ApiError::herd(Fault::Internal, "Internal error", e.to_string()))?))
+        Ok(Some(
+            build_zip(project_id, &events)
+                .map_err(|e| ApiError::herd(Fault::Internal, "Internal error", e.to_string()))?,
+        ))
     })
     .await
     .map_err(|e| ApiError::herd(Fault::Internal, "Internal error", e.to_string()))??;

@@ -34,7 +34,9 @@ pub async fn batch(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) ->
 
 fn body_error(e: BodyError) -> ApiError {
     match e {
-        BodyError::TooLarge { .. } => ApiError::json(Fault::PayloadTooLarge, |c| amp::payload_too_large_body(c, &e.to_string())),
+        BodyError::TooLarge { .. } => {
+            ApiError::json(Fault::PayloadTooLarge, |c| amp::payload_too_large_body(c, &e.to_string()))
+        }
         other => ApiError::json(Fault::BadRequest, |c| amp::error_body(c, "Invalid request body", &other.to_string())),
     }
 }
@@ -221,7 +223,10 @@ pub async fn legacy_upload(State(s): State<AppState>, headers: HeaderMap, raw: B
         })?;
         let limits = amp::UploadLimits { max_events: s.config.limits.max_events_per_request };
         let upload = amp::parse_legacy(&form, limits).map_err(|e| ApiError::text(e.kind().into(), e.body()))?;
-        let project = s.store.by_api_key(&upload.api_key).ok_or_else(|| ApiError::text(Fault::BadRequest, amp::LEGACY_INVALID_API_KEY))?;
+        let project = s
+            .store
+            .by_api_key(&upload.api_key)
+            .ok_or_else(|| ApiError::text(Fault::BadRequest, amp::LEGACY_INVALID_API_KEY))?;
         submit(&project, upload.commands, received, |r| ApiError::text(Fault::BadRequest, r.to_string())).await?;
         Ok::<_, ApiError>(amp::LEGACY_SUCCESS.into_response())
     };

@@ -181,7 +181,11 @@ impl<'t> Batch<'t> {
                 if !known.iter().any(|k| k == t) && !new_types.contains(&t) {
                     new_types.push(t);
                     if known.len() + new_types.len() > limit {
-                        return Some(Rejection::GroupTypeLimit { group_type: t.to_owned(), limit, known: known.join(", ") });
+                        return Some(Rejection::GroupTypeLimit {
+                            group_type: t.to_owned(),
+                            limit,
+                            known: known.join(", "),
+                        });
                     }
                 }
             }

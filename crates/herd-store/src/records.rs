@@ -120,6 +120,8 @@ mod tests {
         assert_eq!(decode::<ProjectRecord>("project", &bytes).unwrap(), rec);
         let mut wrong = bytes.clone();
         wrong[0] = 99;
-        assert!(decode::<ProjectRecord>("project", &wrong).unwrap_err().to_string().contains("unknown format version 99"));
+        assert!(
+            decode::<ProjectRecord>("project", &wrong).unwrap_err().to_string().contains("unknown format version 99")
+        );
     }
 }

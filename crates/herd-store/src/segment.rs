@@ -193,7 +193,8 @@ fn from_batch(batch: &RecordBatch, out: &mut Vec<StoredEvent>) -> Result<()> {
     let insert_id = col::<StringArray>(batch, "insert_id")?;
     let session_id = col::<Int64Array>(batch, "session_id")?;
     let event_id = col::<Int64Array>(batch, "event_id")?;
-    let names = ["event_properties", "user_properties", "groups", "group_properties", "device", "revenue", "data", "extra"];
+    let names =
+        ["event_properties", "user_properties", "groups", "group_properties", "device", "revenue", "data", "extra"];
     let mut j: Vec<&StringArray> = Vec::with_capacity(names.len());
     for name in names {
         j.push(col::<StringArray>(batch, name)?);

@@ -73,7 +73,8 @@ fn commit(
 ) -> Result<(Counters, Vec<WriteOutcome>)> {
     let mut txn = db.begin_write()?;
     // An acknowledgement means fsync'd: Immediate durability is redb's default; set it to say so.
-    txn.set_durability(Durability::Immediate).map_err(|e| StoreError::Corrupt { what: "durability", detail: e.to_string() })?;
+    txn.set_durability(Durability::Immediate)
+        .map_err(|e| StoreError::Corrupt { what: "durability", detail: e.to_string() })?;
     let mut outcomes = Vec::with_capacity(requests.len());
     let counters = {
         let mut batch = Batch::open(&txn, counters, options)?;

@@ -79,7 +79,10 @@ fn op_kind() -> impl Strategy<Value = OpKind> {
 }
 
 fn ops_strategy() -> impl Strategy<Value = Vec<(OpKind, String, Value)>> {
-    proptest::collection::vec((op_kind(), key(), prop_oneof![scalar(), proptest::collection::vec(scalar(), 0..3).prop_map(Value::Array)]), 0..8)
+    proptest::collection::vec(
+        (op_kind(), key(), prop_oneof![scalar(), proptest::collection::vec(scalar(), 0..3).prop_map(Value::Array)]),
+        0..8,
+    )
 }
 
 fn build(ops: &[(OpKind, String, Value)]) -> PropertyOps {

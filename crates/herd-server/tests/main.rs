@@ -1,0 +1,4 @@
+//! Router-level tests: requests go through the real axum router and store, in process, and the response bodies
+//! are compared with snapshots.
+
+mod routes;
