@@ -169,48 +169,60 @@ fn identify_error(e: amp::IdentifyError) -> ApiError {
     ApiError::json(e.kind().into(), |c| e.body(c))
 }
 
+/// Which identification API a form is for.
+#[derive(Debug, Clone, Copy)]
+enum Identification {
+    User,
+    Group,
+}
+
+impl Identification {
+    fn parse(self, form: &[u8]) -> Result<(String, Vec<Command>), amp::IdentifyError> {
+        match self {
+            Identification::User => amp::parse_identify(form).map(|r| (r.api_key, r.commands)),
+            Identification::Group => amp::parse_group_identify(form).map(|r| (r.api_key, r.commands)),
+        }
+    }
+}
+
 pub async fn identify_get(State(s): State<AppState>, RawQuery(q): RawQuery) -> Response {
-    identify(s, Bytes::from(q.unwrap_or_default())).await.unwrap_or_else(IntoResponse::into_response)
+    identification_get(s, Identification::User, q).await
 }
 
 pub async fn identify_post(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Response {
+    identification_post(s, Identification::User, headers, raw).await
+}
+
+pub async fn group_identify_get(State(s): State<AppState>, RawQuery(q): RawQuery) -> Response {
+    identification_get(s, Identification::Group, q).await
+}
+
+pub async fn group_identify_post(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Response {
+    identification_post(s, Identification::Group, headers, raw).await
+}
+
+async fn identification_get(s: AppState, which: Identification, query: Option<String>) -> Response {
+    identification(s, which, Bytes::from(query.unwrap_or_default())).await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn identification_post(s: AppState, which: Identification, headers: HeaderMap, raw: Bytes) -> Response {
     let result = async {
         let form = form_bytes(&headers, raw, s.config.limits.httpapi_max_body_bytes)?;
-        identify(s, form).await
+        identification(s, which, form).await
     };
     result.await.unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn identify(s: AppState, form: Bytes) -> Result<Response, ApiError> {
+async fn identification(s: AppState, which: Identification, form: Bytes) -> Result<Response, ApiError> {
     let received = now_ms();
-    let req = amp::parse_identify(&form).map_err(identify_error)?;
-    let project = s.store.by_api_key(&req.api_key).ok_or_else(|| invalid_key(&req.api_key))?;
-    submit(&project, req.commands, received, refused_identification).await?;
+    let (api_key, commands) = which.parse(&form).map_err(identify_error)?;
+    let project = s.store.by_api_key(&api_key).ok_or_else(|| invalid_key(&api_key))?;
+    submit(&project, commands, received, refused_identification).await?;
     Ok(amp::TEXT_SUCCESS.into_response())
 }
 
 fn refused_identification(rejection: Rejection) -> ApiError {
     ApiError::json(Fault::BadRequest, |c| amp::error_body(c, "Invalid identification", &rejection.to_string()))
-}
-
-pub async fn group_identify_get(State(s): State<AppState>, RawQuery(q): RawQuery) -> Response {
-    group_identify(s, Bytes::from(q.unwrap_or_default())).await.unwrap_or_else(IntoResponse::into_response)
-}
-
-pub async fn group_identify_post(State(s): State<AppState>, headers: HeaderMap, raw: Bytes) -> Response {
-    let result = async {
-        let form = form_bytes(&headers, raw, s.config.limits.httpapi_max_body_bytes)?;
-        group_identify(s, form).await
-    };
-    result.await.unwrap_or_else(IntoResponse::into_response)
-}
-
-async fn group_identify(s: AppState, form: Bytes) -> Result<Response, ApiError> {
-    let received = now_ms();
-    let req = amp::parse_group_identify(&form).map_err(identify_error)?;
-    let project = s.store.by_api_key(&req.api_key).ok_or_else(|| invalid_key(&req.api_key))?;
-    submit(&project, req.commands, received, refused_identification).await?;
-    Ok(amp::TEXT_SUCCESS.into_response())
 }
 
 /// The legacy amplitude-js / Android 2.x upload: plain-text answers that those SDKs special-case.

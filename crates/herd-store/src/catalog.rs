@@ -8,7 +8,7 @@ use rand::Rng;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::error::{Result, StoreError};
-use crate::records::{ProjectRecord, decode, encode};
+use crate::records::{ProjectRecord, check_format_version, decode, encode};
 
 const PROJECTS: TableDefinition<u64, &[u8]> = TableDefinition::new("projects");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -43,20 +43,7 @@ impl Catalog {
         };
         let txn = db.begin_write()?;
         {
-            let mut meta = txn.open_table(META)?;
-            let version = meta.get("format_version")?.map(|v| v.value());
-            match version {
-                None => {
-                    meta.insert("format_version", DATA_DIR_FORMAT_VERSION)?;
-                }
-                Some(DATA_DIR_FORMAT_VERSION) => {}
-                Some(v) => {
-                    return Err(StoreError::Corrupt {
-                        what: "catalog",
-                        detail: format!("data directory format {v}; this herd reads format {DATA_DIR_FORMAT_VERSION}"),
-                    });
-                }
-            }
+            check_format_version(&mut txn.open_table(META)?, "catalog", DATA_DIR_FORMAT_VERSION)?;
             txn.open_table(PROJECTS)?;
         }
         txn.commit()?;

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::apply::{ApplyOptions, prune_dedup};
 use crate::error::{Result, StoreError};
-use crate::records::{ProjectRecord, SegmentMeta, decode, decode_event, encode};
+use crate::records::{ProjectRecord, SegmentMeta, check_format_version, decode, decode_event, encode};
 use crate::tables::*;
 use crate::writer::{WriteOutcome, WriteRequest};
 use crate::{now_ms, segment};
@@ -183,20 +183,7 @@ impl Drop for ProjectStore {
 fn init_tables(db: &Database) -> Result<()> {
     let txn = db.begin_write()?;
     {
-        let mut meta = txn.open_table(META)?;
-        let version = meta.get("format_version")?.map(|v| v.value());
-        match version {
-            None => {
-                meta.insert("format_version", PROJECT_STORE_FORMAT_VERSION)?;
-            }
-            Some(PROJECT_STORE_FORMAT_VERSION) => {}
-            Some(v) => {
-                return Err(StoreError::Corrupt {
-                    what: "project store",
-                    detail: format!("format {v}; this herd reads format {PROJECT_STORE_FORMAT_VERSION}"),
-                });
-            }
-        }
+        check_format_version(&mut txn.open_table(META)?, "project store", PROJECT_STORE_FORMAT_VERSION)?;
         txn.open_table(LOG)?;
         txn.open_table(DEDUP)?;
         txn.open_table(DEDUP_EXPIRY)?;

@@ -2,6 +2,7 @@
 //! versioned encoding: one format-version byte followed by JSON.
 
 use herd_model::{GroupSet, Properties, StoredEvent};
+use redb::ReadableTable;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::error::StoreError;
@@ -99,6 +100,23 @@ pub(crate) fn encode_event(event: &StoredEvent) -> Vec<u8> {
 
 pub(crate) fn decode_event(bytes: &[u8]) -> Result<StoredEvent, StoreError> {
     decode("event log", bytes)
+}
+
+/// Records `expected` as the format version in a fresh `meta` table, or checks that an existing one matches.
+pub(crate) fn check_format_version(
+    meta: &mut redb::Table<'_, &'static str, u64>,
+    what: &'static str,
+    expected: u64,
+) -> Result<(), StoreError> {
+    let found = meta.get("format_version")?.map(|v| v.value());
+    match found {
+        None => {
+            meta.insert("format_version", expected)?;
+            Ok(())
+        }
+        Some(v) if v == expected => Ok(()),
+        Some(v) => Err(StoreError::Corrupt { what, detail: format!("format {v}; this herd reads format {expected}") }),
+    }
 }
 
 #[cfg(test)]
