@@ -60,6 +60,8 @@ pub struct ThrottleConfig {
     pub batch_eps: u32,
     /// The window the rate is averaged over, seconds (Amplitude: 30).
     pub window_secs: u32,
+    /// Events per device or user in a rolling 24 hours (Amplitude: 500,000); 0 turns the quota off.
+    pub daily_quota: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,7 +108,7 @@ impl Default for LimitsConfig {
 
 impl Default for ThrottleConfig {
     fn default() -> Self {
-        ThrottleConfig { enabled: true, httpapi_eps: 30, batch_eps: 1000, window_secs: 30 }
+        ThrottleConfig { enabled: true, httpapi_eps: 30, batch_eps: 1000, window_secs: 30, daily_quota: 500_000 }
     }
 }
 

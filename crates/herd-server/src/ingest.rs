@@ -128,16 +128,25 @@ fn throttle(
         }
     }
     let ids: Vec<(bool, &str, u32)> = per_id.iter().map(|((u, id), n)| (*u, *id, *n)).collect();
-    let Some(verdict) = s.throttle.admit(project.record().id, eps, &ids, received.div_euclid(1000)) else {
+    let limits = crate::throttle::Limits { eps, daily_quota: s.config.throttle.daily_quota };
+    let Some(verdict) = s.throttle.admit(project.record().id, limits, &ids, received.div_euclid(1000)) else {
         return Ok(());
     };
     let mut t = amp::Throttle { eps_threshold: u64::from(eps), retry_after_secs: 30, ..Default::default() };
     t.throttled_devices = verdict.devices.iter().cloned().collect();
     t.throttled_users = verdict.users.iter().cloned().collect();
+    t.exceeded_daily_quota_devices = verdict.daily_devices.iter().cloned().collect();
+    t.exceeded_daily_quota_users = verdict.daily_users.iter().cloned().collect();
     for (c, index) in commands.iter().zip(origin) {
         if let Command::Track(tr) = c {
-            let hit_device = tr.device_id.as_deref().is_some_and(|d| t.throttled_devices.contains_key(d));
-            let hit_user = tr.user_id.as_deref().is_some_and(|u| t.throttled_users.contains_key(u));
+            let hit_device = tr
+                .device_id
+                .as_deref()
+                .is_some_and(|d| t.throttled_devices.contains_key(d) || t.exceeded_daily_quota_devices.contains_key(d));
+            let hit_user = tr
+                .user_id
+                .as_deref()
+                .is_some_and(|u| t.throttled_users.contains_key(u) || t.exceeded_daily_quota_users.contains_key(u));
             if (hit_device || hit_user) && t.throttled_events.last() != Some(index) {
                 t.throttled_events.push(*index);
             }
