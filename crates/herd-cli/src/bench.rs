@@ -28,6 +28,9 @@ pub(crate) struct IngestArgs {
     /// Concurrent clients.
     #[arg(long, default_value_t = 8)]
     clients: usize,
+    /// Leave `insert_id` out of the events (measures the cost of deduplication).
+    #[arg(long)]
+    no_insert_id: bool,
     /// Data directory for the run (default: a temporary directory, removed afterwards).
     #[arg(long)]
     data_dir: Option<std::path::PathBuf>,
@@ -42,7 +45,7 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
 const API_KEY: &str = "bench-api-key-0001";
 
 /// Request bodies, built before timing starts: realistic events with user and event-level groups.
-fn bodies(events: usize, batch: usize, phase: &str) -> Vec<bytes::Bytes> {
+fn bodies(events: usize, batch: usize, phase: &str, insert_ids: bool) -> Vec<bytes::Bytes> {
     let mut out = Vec::new();
     let mut n = 0;
     while n < events {
@@ -52,7 +55,7 @@ fn bodies(events: usize, batch: usize, phase: &str) -> Vec<bytes::Bytes> {
                 let event_type = ["Song Played", "Page Viewed", "Playlist Created", "Search"][i % 4];
                 let genre = ["rock", "jazz", "pop"][i % 3];
                 let plan = ["free", "pro"][i % 2];
-                serde_json::json!({
+                let mut event = serde_json::json!({
                     "user_id": format!("user-{:06}", i % 50_000),
                     "device_id": format!("device-{:06}", i % 60_000),
                     "event_type": event_type,
@@ -62,7 +65,11 @@ fn bodies(events: usize, batch: usize, phase: &str) -> Vec<bytes::Bytes> {
                     "user_properties": {"$set": {"plan": plan}},
                     "groups": {"org id": format!("org-{:04}", i % 2_000)},
                     "platform": "Web", "os_name": "Chrome", "country": "Germany",
-                })
+                });
+                if !insert_ids {
+                    event.as_object_mut().expect("object").remove("insert_id");
+                }
+                event
             })
             .collect();
         out.push(bytes::Bytes::from(serde_json::json!({"api_key": API_KEY, "events": evs}).to_string()));
@@ -172,14 +179,14 @@ fn ingest(args: IngestArgs) -> Result<()> {
     eprintln!("building {} events per phase in requests of {} …", args.events, args.batch);
     let discard = client_rt.block_on(phase(
         format!("http://{addr}/bench/discard"),
-        bodies(args.events, args.batch, "d"),
+        bodies(args.events, args.batch, "d", !args.no_insert_id),
         args.clients,
         None,
         "parse and discard",
     ));
     let durable = client_rt.block_on(phase(
         format!("http://{addr}/batch"),
-        bodies(args.events, args.batch, "a"),
+        bodies(args.events, args.batch, "a", !args.no_insert_id),
         args.clients,
         None,
         "durable /batch",
@@ -187,7 +194,7 @@ fn ingest(args: IngestArgs) -> Result<()> {
     let half = durable.rate() / 2.0;
     let paced = client_rt.block_on(phase(
         format!("http://{addr}/batch"),
-        bodies(args.events / 2, args.batch, "b"),
+        bodies(args.events / 2, args.batch, "b", !args.no_insert_id),
         args.clients,
         Some(half),
         "durable /batch @ 50%",

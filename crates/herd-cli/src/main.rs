@@ -7,6 +7,11 @@ mod serve;
 use std::path::PathBuf;
 
 use anyhow::Result;
+
+/// glibc's allocator spent over a third of ingestion CPU in malloc/free on request-sized buffers (measured with
+/// perf, see benchmarks/RESULTS.md); mimalloc does not.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]

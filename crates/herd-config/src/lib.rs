@@ -69,7 +69,7 @@ pub struct ThrottleConfig {
 pub struct StorageConfig {
     /// How often the flusher moves the log into Parquet segments, ms.
     pub flush_interval_ms: u64,
-    /// Most events moved in one flush.
+    /// Most events moved in one flush transaction (the flusher runs several in a row when more are waiting).
     pub flush_max_rows: usize,
     /// How long an `insert_id` suppresses duplicates, days (Amplitude: 7).
     pub dedup_window_days: u32,
@@ -114,7 +114,7 @@ impl Default for ThrottleConfig {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig { flush_interval_ms: 5000, flush_max_rows: 200_000, dedup_window_days: 7 }
+        StorageConfig { flush_interval_ms: 5000, flush_max_rows: 50_000, dedup_window_days: 7 }
     }
 }
 

@@ -70,6 +70,12 @@ pub struct DeviceFields {
     pub version_name: Option<String>,
 }
 
+impl DeviceFields {
+    pub fn is_empty(&self) -> bool {
+        *self == DeviceFields::default()
+    }
+}
+
 /// Revenue fields of an event.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Revenue {

@@ -117,19 +117,23 @@ impl PropertyOps {
         self.plain.extend(other.plain);
     }
 
-    /// Applies the operations to `state` in Amplitude's order.
-    pub fn apply(&self, state: &mut Properties) {
-        if self.clear_all {
+    /// Applies the operations to `state` in Amplitude's order. Returns whether anything changed, so that callers
+    /// write state back only when it did.
+    pub fn apply(&self, state: &mut Properties) -> bool {
+        let mut changed = false;
+        if self.clear_all && !state.is_empty() {
             state.clear();
+            changed = true;
         }
         for (op, args) in &self.ops {
             for (key, arg) in args {
-                apply_one(*op, state, key, arg);
+                changed |= apply_one(*op, state, key, arg);
             }
         }
         for (key, value) in &self.plain {
-            state.insert(key.clone(), normalize(value));
+            changed |= set_if_different(state, key, normalize(value));
         }
+        changed
     }
 }
 
@@ -145,19 +149,31 @@ fn as_list(value: &Value) -> Vec<Value> {
     }
 }
 
-fn apply_one(op: OpKind, state: &mut Properties, key: &str, arg: &Value) {
+/// Inserts `value` unless the property already holds it; returns whether the state changed.
+fn set_if_different(state: &mut Properties, key: &str, value: Value) -> bool {
+    if state.get(key) == Some(&value) {
+        return false;
+    }
+    state.insert(key.to_owned(), value);
+    true
+}
+
+/// Applies one operation to one key; returns whether the state changed.
+fn apply_one(op: OpKind, state: &mut Properties, key: &str, arg: &Value) -> bool {
     match op {
-        OpKind::ClearAll => state.clear(),
-        OpKind::Unset => {
-            state.remove(key);
+        OpKind::ClearAll => {
+            let changed = !state.is_empty();
+            state.clear();
+            changed
         }
-        OpKind::Set => {
-            state.insert(key.to_owned(), normalize(arg));
-        }
+        OpKind::Unset => state.remove(key).is_some(),
+        OpKind::Set => set_if_different(state, key, normalize(arg)),
         OpKind::SetOnce => {
-            if !state.contains_key(key) {
-                state.insert(key.to_owned(), normalize(arg));
+            if state.contains_key(key) {
+                return false;
             }
+            state.insert(key.to_owned(), normalize(arg));
+            true
         }
         OpKind::Add => add(state, key, arg),
         OpKind::Append | OpKind::Prepend => {
@@ -168,7 +184,7 @@ fn apply_one(op: OpKind, state: &mut Properties, key: &str, arg: &Value) {
             } else {
                 list.splice(0..0, new);
             }
-            state.insert(key.to_owned(), Value::Array(list));
+            set_if_different(state, key, Value::Array(list))
         }
         OpKind::PreInsert | OpKind::PostInsert => {
             let mut list = existing_list(state, key);
@@ -178,13 +194,13 @@ fn apply_one(op: OpKind, state: &mut Properties, key: &str, arg: &Value) {
             } else {
                 list.splice(0..0, new);
             }
-            state.insert(key.to_owned(), Value::Array(list));
+            set_if_different(state, key, Value::Array(list))
         }
         OpKind::Remove => {
-            let Some(current) = state.get(key) else { return };
+            let Some(current) = state.get(key) else { return false };
             let remove = as_list(arg);
             let kept: Vec<Value> = as_list(current).into_iter().filter(|v| !remove.contains(v)).collect();
-            state.insert(key.to_owned(), Value::Array(kept));
+            set_if_different(state, key, Value::Array(kept))
         }
     }
 }
@@ -207,8 +223,8 @@ fn existing_list(state: &Properties, key: &str) -> Vec<Value> {
 /// `$add`: numbers add; a missing property starts at 0; numeric strings count as numbers.
 /// A non-numeric current value is replaced by the increment (Amplitude leaves this undocumented; we treat the
 /// unusable value as 0 so that counters recover instead of getting stuck).
-fn add(state: &mut Properties, key: &str, arg: &Value) {
-    let Some(increment) = number_of(arg) else { return };
+fn add(state: &mut Properties, key: &str, arg: &Value) -> bool {
+    let Some(increment) = number_of(arg) else { return false };
     let current = state.get(key).and_then(number_of).unwrap_or(0.0);
     let sum = current + increment;
     let value = if sum.fract() == 0.0 && sum.abs() < 9.0e15 {
@@ -216,7 +232,7 @@ fn add(state: &mut Properties, key: &str, arg: &Value) {
     } else {
         serde_json::Number::from_f64(sum).map(Value::Number).unwrap_or(Value::Null)
     };
-    state.insert(key.to_owned(), value);
+    set_if_different(state, key, value)
 }
 
 fn number_of(value: &Value) -> Option<f64> {

@@ -140,16 +140,16 @@ impl<'t> Batch<'t> {
     /// Applies one request's commands, or refuses the whole request without changing anything.
     pub(crate) fn apply_request(
         &mut self,
-        commands: &[Command],
+        commands: Vec<Command>,
         received_at_ms: i64,
     ) -> Result<std::result::Result<Receipt, Rejection>> {
-        if let Some(rejection) = self.check(commands) {
+        if let Some(rejection) = self.check(&commands) {
             return Ok(Err(rejection));
         }
         let mut receipt = Receipt::default();
-        for (index, command) in commands.iter().enumerate() {
+        for (index, command) in commands.into_iter().enumerate() {
             if let Some(insert_id) = command.insert_id() {
-                let device = match command {
+                let device = match &command {
                     Command::Track(t) => t.device_id.as_deref(),
                     Command::Identify(i) => i.device_id.as_deref(),
                     _ => None,
@@ -160,10 +160,10 @@ impl<'t> Batch<'t> {
                 }
             }
             match command {
-                Command::Track(t) => self.track(index, t, received_at_ms, &mut receipt)?,
-                Command::Identify(i) => self.identify(index, i, received_at_ms, &mut receipt)?,
-                Command::GroupIdentify(g) => self.group_identify(index, g, received_at_ms, &mut receipt)?,
-                Command::Alias(a) => self.alias(a, received_at_ms)?,
+                Command::Track(t) => self.track(index, *t, received_at_ms, &mut receipt)?,
+                Command::Identify(i) => self.identify(index, *i, received_at_ms, &mut receipt)?,
+                Command::GroupIdentify(g) => self.group_identify(index, *g, received_at_ms, &mut receipt)?,
+                Command::Alias(a) => self.alias(&a, received_at_ms)?,
             }
         }
         Ok(Ok(receipt))
@@ -228,7 +228,8 @@ impl<'t> Batch<'t> {
             _ => {
                 let id = self.counters.next_amplitude_id;
                 self.counters.next_amplitude_id += 1;
-                let state = UserState { user_id: user_id.map(str::to_owned), ..UserState::default() };
+                let state =
+                    UserState { user_id: user_id.map(str::to_owned), first_seen_ms: Some(now), ..UserState::default() };
                 self.users.insert(id, state);
                 self.dirty_users.insert(id);
                 if let Some(u) = user_id {
@@ -247,14 +248,11 @@ impl<'t> Batch<'t> {
                 }
                 self.device_ids.insert(d, id)?;
             }
-            let user = self.user_mut(id)?;
+            let user = self.user(id)?;
             if !user.device_ids.iter().any(|x| x == d) && user.device_ids.len() < MAX_DEVICES_PER_USER {
-                user.device_ids.push(d.to_owned());
+                self.user_mut(id)?.device_ids.push(d.to_owned());
             }
         }
-        let user = self.user_mut(id)?;
-        user.first_seen_ms.get_or_insert(now);
-        user.last_seen_ms = Some(now);
         Ok(id)
     }
 
@@ -280,24 +278,26 @@ impl<'t> Batch<'t> {
         Ok(())
     }
 
-    /// The group's state, created on first sight.
-    fn group_mut(&mut self, group_type: &str, value: &str, now: i64, creator: Option<u64>) -> Result<&mut GroupState> {
-        let key = group_key(group_type, value);
-        if !self.groups.contains_key(&key) {
-            let state = match self.groups_table.get(key.as_str())? {
+    /// The group's state, created (and marked for writing) on first sight. Callers that change it mark it dirty.
+    fn group_mut(&mut self, key: &str, now: i64, creator: Option<u64>) -> Result<&mut GroupState> {
+        if !self.groups.contains_key(key) {
+            let state = match self.groups_table.get(key)? {
                 Some(bytes) => decode("group", bytes.value())?,
                 None => {
-                    let key = self.counters.next_group_key;
+                    let dense = self.counters.next_group_key;
                     self.counters.next_group_key += 1;
-                    GroupState { key, first_seen_ms: now, creator_amplitude_id: creator, ..GroupState::default() }
+                    self.dirty_groups.insert(key.to_owned());
+                    GroupState {
+                        key: dense,
+                        first_seen_ms: now,
+                        creator_amplitude_id: creator,
+                        ..GroupState::default()
+                    }
                 }
             };
-            self.groups.insert(key.clone(), state);
+            self.groups.insert(key.to_owned(), state);
         }
-        self.dirty_groups.insert(key.clone());
-        let state = self.groups.get_mut(&key).expect("inserted above");
-        state.last_seen_ms = state.last_seen_ms.max(now);
-        Ok(state)
+        Ok(self.groups.get_mut(key).expect("inserted above"))
     }
 
     /// Keeps the groups whose type the project knows or can still take; registers new types; reports the rest.
@@ -335,7 +335,7 @@ impl<'t> Batch<'t> {
         for (group_type, values) in &groups.0 {
             let mut by_value = Properties::new();
             for v in values {
-                let state = self.group_mut(group_type, v, now, creator)?;
+                let state = self.group_mut(&group_key(group_type, v), now, creator)?;
                 by_value.insert(v.clone(), Value::Object(state.properties.clone()));
             }
             out.insert(group_type.clone(), Value::Object(by_value));
@@ -355,18 +355,23 @@ impl<'t> Batch<'t> {
         Ok(())
     }
 
-    fn track(&mut self, index: usize, t: &Track, now: i64, receipt: &mut Receipt) -> Result<()> {
+    fn track(&mut self, index: usize, t: Track, now: i64, receipt: &mut Receipt) -> Result<()> {
         let aid = self.resolve(t.user_id.as_deref(), t.device_id.as_deref(), now)?;
         let event_groups = self.admit_groups(index, &t.groups, receipt)?;
         let limits = self.options.group_limits;
-        let user = self.user_mut(aid)?;
-        if !t.skip_user_properties_sync {
-            t.user_ops.apply(&mut user.properties);
+        self.load_user(aid)?;
+        let user = self.users.get_mut(&aid).expect("loaded above");
+        let mut changed = !t.skip_user_properties_sync && t.user_ops.apply(&mut user.properties);
+        let first_event = !user.has_events;
+        if first_event {
+            user.has_events = true;
+            changed = true;
         }
-        let first_event = user.event_count == 0;
-        user.event_count += 1;
         let user_properties = user.properties.clone();
-        let union = GroupSet::union_for_event(&event_groups, &user.groups.clone(), limits);
+        let union = GroupSet::union_for_event(&event_groups, &user.groups, limits);
+        if changed {
+            self.dirty_users.insert(aid);
+        }
         for (group_type, group_value) in union.dropped_values {
             receipt.dropped_groups.push(DroppedGroup {
                 command_index: index,
@@ -384,38 +389,42 @@ impl<'t> Batch<'t> {
             seq: self.next_seq(),
             uuid: crate::new_uuid(),
             amplitude_id: Some(aid),
-            user_id: t.user_id.clone(),
-            device_id: t.device_id.clone(),
-            event_type: t.event_type.clone(),
+            user_id: t.user_id,
+            device_id: t.device_id,
+            event_type: t.event_type,
             event_time: event_time(t.time, t.client_upload_time, now),
             client_event_time: t.time,
             client_upload_time: t.client_upload_time,
             server_upload_time: now,
-            insert_id: t.insert_id.clone(),
+            insert_id: t.insert_id,
             session_id: t.session_id.unwrap_or(-1),
             event_id: t.event_id,
-            event_properties: t.event_properties.clone(),
+            event_properties: t.event_properties,
             user_properties,
             groups: union.groups,
             group_properties,
-            device: t.device.clone(),
-            revenue: t.revenue.clone(),
+            device: t.device,
+            revenue: t.revenue,
             data,
-            extra: t.extra.clone(),
+            extra: t.extra,
         };
         self.append(&event)?;
         receipt.stored += 1;
         Ok(())
     }
 
-    fn identify(&mut self, index: usize, i: &Identify, now: i64, receipt: &mut Receipt) -> Result<()> {
+    fn identify(&mut self, index: usize, i: Identify, now: i64, receipt: &mut Receipt) -> Result<()> {
         let aid = self.resolve(i.user_id.as_deref(), i.device_id.as_deref(), now)?;
         let new_groups = self.admit_groups(index, &i.groups, receipt)?;
-        let user = self.user_mut(aid)?;
-        i.user_ops.apply(&mut user.properties);
+        self.load_user(aid)?;
+        let user = self.users.get_mut(&aid).expect("loaded above");
+        let mut changed = i.user_ops.apply(&mut user.properties);
         // User-level groups are only ever added to: a new value for a known type joins the old ones.
         for (t, v) in new_groups.pairs() {
-            user.groups.insert(t, v);
+            changed |= user.groups.insert(t, v);
+        }
+        if changed {
+            self.dirty_users.insert(aid);
         }
         let user_properties = user.properties.clone();
         let groups = user.groups.clone();
@@ -424,19 +433,19 @@ impl<'t> Batch<'t> {
             seq: self.next_seq(),
             uuid: crate::new_uuid(),
             amplitude_id: Some(aid),
-            user_id: i.user_id.clone(),
-            device_id: i.device_id.clone(),
+            user_id: i.user_id,
+            device_id: i.device_id,
             event_type: IDENTIFY_EVENT.to_owned(),
             event_time: i.time.unwrap_or(now),
             client_event_time: i.time,
             server_upload_time: now,
-            insert_id: i.insert_id.clone(),
+            insert_id: i.insert_id,
             session_id: -1,
             user_properties,
             groups,
             group_properties,
-            device: i.device.clone(),
-            extra: i.extra.clone(),
+            device: i.device,
+            extra: i.extra,
             ..StoredEvent::default()
         };
         self.append(&event)?;
@@ -444,7 +453,7 @@ impl<'t> Batch<'t> {
         Ok(())
     }
 
-    fn group_identify(&mut self, index: usize, g: &GroupIdentify, now: i64, receipt: &mut Receipt) -> Result<()> {
+    fn group_identify(&mut self, index: usize, g: GroupIdentify, now: i64, receipt: &mut Receipt) -> Result<()> {
         let mut single = GroupSet::new();
         single.insert(&g.group_type, &g.group_value);
         // `check` refused unknown types past the limit, but events earlier in the same request may have taken the
@@ -457,24 +466,27 @@ impl<'t> Batch<'t> {
             (None, None) => None,
             (u, d) => Some(self.resolve(u, d, now)?),
         };
-        let state = self.group_mut(&g.group_type, &g.group_value, now, creator)?;
-        g.ops.apply(&mut state.properties);
+        let key = group_key(&g.group_type, &g.group_value);
+        let state = self.group_mut(&key, now, creator)?;
+        if g.ops.apply(&mut state.properties) {
+            self.dirty_groups.insert(key);
+        }
         let group_properties = self.stamp_groups(&admitted, now, creator)?;
         let event = StoredEvent {
             seq: self.next_seq(),
             uuid: crate::new_uuid(),
             amplitude_id: creator,
-            user_id: g.user_id.clone(),
-            device_id: g.device_id.clone(),
+            user_id: g.user_id,
+            device_id: g.device_id,
             event_type: GROUP_IDENTIFY_EVENT.to_owned(),
             event_time: g.time.unwrap_or(now),
             client_event_time: g.time,
             server_upload_time: now,
-            insert_id: g.insert_id.clone(),
+            insert_id: g.insert_id,
             session_id: -1,
             groups: admitted,
             group_properties,
-            extra: g.extra.clone(),
+            extra: g.extra,
             ..StoredEvent::default()
         };
         self.append(&event)?;

@@ -27,7 +27,7 @@ pub struct FlushOptions {
 
 impl Default for FlushOptions {
     fn default() -> Self {
-        FlushOptions { interval: Duration::from_secs(5), max_rows: 200_000 }
+        FlushOptions { interval: Duration::from_secs(5), max_rows: 50_000 }
     }
 }
 
@@ -238,8 +238,17 @@ fn spawn_flusher(store: std::sync::Weak<ProjectStore>, stop: Arc<AtomicBool>, op
                 waited = Duration::ZERO;
                 let Some(store) = store.upgrade() else { break };
                 let _guard = store.flush_lock.lock().expect("flush lock");
-                if let Err(e) = flush_once(&store.db, &store.dir, options.max_rows, store.options.dedup_window_ms) {
-                    tracing::error!(error = %e, "flush failed; the events stay in the log and will be retried");
+                // Small flushes, one after another, keep each of the flusher's write transactions short, so the
+                // writer (which needs the same write lock) is never held up for long.
+                loop {
+                    match flush_once(&store.db, &store.dir, options.max_rows, store.options.dedup_window_ms) {
+                        Ok(moved) if moved >= options.max_rows => continue,
+                        Ok(_) => break,
+                        Err(e) => {
+                            tracing::error!(error = %e, "flush failed; the events stay in the log and will be retried");
+                            break;
+                        }
+                    }
                 }
             }
         })

@@ -53,9 +53,9 @@ pub struct UserState {
     /// User-level groups: never removed, only added to.
     pub groups: GroupSet,
     pub first_seen_ms: Option<i64>,
-    pub last_seen_ms: Option<i64>,
-    /// Events counted for this user (state changes excluded).
-    pub event_count: u64,
+    /// The user has had at least one event (state changes excluded); the first one is marked `first_event`.
+    /// Activity times are not kept here: writing this record on every event would cost a random page write each.
+    pub has_events: bool,
     /// Set when this anonymous user was merged into an identified one.
     pub merged_into: Option<u64>,
 }
@@ -70,7 +70,6 @@ pub struct GroupState {
     pub key: u64,
     pub properties: Properties,
     pub first_seen_ms: i64,
-    pub last_seen_ms: i64,
     /// The `amplitude_id` whose event or identification created the group, if a user was involved.
     pub creator_amplitude_id: Option<u64>,
 }

@@ -14,7 +14,9 @@ fn props(v: Value) -> Properties {
 /// Applies `ops` to `state` and returns the new state as JSON.
 fn run(state: Value, ops: Value) -> Value {
     let mut state = props(state);
-    PropertyOps::parse(&props(ops)).unwrap().apply(&mut state);
+    let before = state.clone();
+    let changed = PropertyOps::parse(&props(ops)).unwrap().apply(&mut state);
+    assert_eq!(changed, state != before, "apply reports a change exactly when the state changed");
     Value::Object(state)
 }
 
