@@ -1,5 +1,5 @@
-//! Herd's HTTP server: the only crate that knows axum. Routes Amplitude's ingestion APIs, the Export API and the
-//! admin API to the store; decides status codes in one place ([`error`]).
+//! Herd's HTTP server: the only crate that knows axum. Routes Amplitude's and Segment's ingestion APIs, the Export
+//! API and the admin API to the store; decides status codes in one place ([`error`]).
 
 pub mod admin;
 pub mod auth;
@@ -7,6 +7,7 @@ pub mod body;
 pub mod error;
 pub mod export;
 pub mod ingest;
+pub mod segment;
 pub mod throttle;
 
 use std::sync::Arc;
@@ -37,7 +38,12 @@ pub fn router(state: AppState) -> Router {
     // Compressed bodies may not exceed the largest decompressed limit; each endpoint checks its own limit after
     // decompression, so the sender gets Amplitude's 413 body rather than a bare one.
     let raw_limit = state.config.limits.batch_max_body_bytes.max(state.config.limits.httpapi_max_body_bytes);
+    let segment = Router::new()
+        .route("/v1/projects/{write_key}/settings", get(segment::settings))
+        .route("/v1/{call}", post(segment::call).options(|| async {}))
+        .layer(axum::middleware::from_fn(segment::cors));
     Router::new()
+        .merge(segment)
         .route("/healthz", get(|| async { "ok" }))
         .route("/2/httpapi", post(ingest::http_api))
         .route("/batch", post(ingest::batch))

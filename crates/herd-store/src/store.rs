@@ -80,7 +80,8 @@ impl Store {
         self.find(|r| r.name == name).ok_or_else(|| StoreError::NoSuchProject(name.to_owned()))
     }
 
-    fn find(&self, pred: impl Fn(&ProjectRecord) -> bool) -> Option<Arc<ProjectStore>> {
+    /// The first project whose record satisfies `pred`.
+    pub fn find(&self, pred: impl Fn(&ProjectRecord) -> bool) -> Option<Arc<ProjectStore>> {
         let projects = self.projects.read().expect("projects lock");
         projects.values().find(|p| pred(&p.record())).cloned()
     }
