@@ -61,6 +61,12 @@ pub(crate) fn run(config: herd_config::Config, cmd: ProjectCommand) -> Result<()
                     bail!("settings are KEY=VALUE, got {s:?}");
                 };
                 let value = (!value.is_empty()).then_some(value);
+                let current = catalog
+                    .list()?
+                    .into_iter()
+                    .find(|p| p.name == name)
+                    .ok_or_else(|| anyhow::anyhow!("no project named {name:?}"))?;
+                herd_server::settings::check(&current.settings, key.trim(), value).map_err(anyhow::Error::msg)?;
                 last = Some(catalog.set_setting(&name, key.trim(), value)?);
             }
             if let Some(p) = last {

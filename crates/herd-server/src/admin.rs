@@ -83,6 +83,9 @@ pub async fn set_setting(
             format!("send the value as a JSON string, or null to remove it: {e}"),
         )
     })?;
+    let current = state.store.by_name(&project).map_err(store_error)?.record();
+    crate::settings::check(&current.settings, &key, value.as_deref())
+        .map_err(|m| ApiError::herd(Fault::BadRequest, "Invalid setting", m))?;
     let record = state.store.set_setting(&project, &key, value.as_deref()).map_err(store_error)?;
     Ok(Json(project_json(&record)))
 }

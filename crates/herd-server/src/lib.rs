@@ -8,6 +8,7 @@ pub mod error;
 pub mod export;
 pub mod ingest;
 pub mod segment;
+pub mod settings;
 pub mod throttle;
 
 use std::sync::Arc;

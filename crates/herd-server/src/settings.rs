@@ -1,0 +1,43 @@
+//! Project settings that Herd understands, and the check every change goes through (CLI and admin API alike), so
+//! that a typo is refused when it is made instead of silently doing nothing.
+
+use std::collections::BTreeMap;
+
+use crate::segment::WRITE_KEY_SETTING;
+
+/// Every setting key a project may have.
+pub fn known_keys() -> Vec<&'static str> {
+    let mut keys = vec![WRITE_KEY_SETTING];
+    keys.extend(herd_segment::SETTING_KEYS);
+    keys
+}
+
+/// Checks setting `key` being set to `value` (or removed with `None`) on top of `current`.
+pub fn check(current: &BTreeMap<String, String>, key: &str, value: Option<&str>) -> Result<(), String> {
+    if !known_keys().contains(&key) {
+        return Err(format!("unknown project setting {key:?}; known settings: {}", known_keys().join(", ")));
+    }
+    let mut next = current.clone();
+    match value {
+        Some(v) => next.insert(key.to_owned(), v.to_owned()),
+        None => next.remove(key),
+    };
+    if key == WRITE_KEY_SETTING && value.is_some_and(|v| v.trim().is_empty()) {
+        return Err("segment.write_key must not be blank; remove the setting to use the project's API key".into());
+    }
+    herd_segment::SegmentSettings::from_project_settings(&next).map(|_| ()).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_and_unknown_settings() {
+        let empty = BTreeMap::new();
+        assert!(check(&empty, "segment.group_type_trait", Some("group_type")).is_ok());
+        let err = check(&empty, "segment.group_type_trai", Some("x")).unwrap_err();
+        assert!(err.contains("unknown project setting") && err.contains("segment.group_type_trait"), "{err}");
+        assert!(check(&empty, WRITE_KEY_SETTING, Some(" ")).is_err());
+    }
+}
