@@ -24,6 +24,17 @@ pub(crate) struct NotUtf8;
 impl Form {
     pub(crate) fn parse(body: &[u8]) -> Result<Form, NotUtf8> {
         let text = std::str::from_utf8(body).map_err(|_| NotUtf8)?;
+        Ok(Form::parse_text(text, false))
+    }
+
+    /// A URL query string (the Dashboard REST API's): as [`Form::parse`], except that raw JSON values are also
+    /// percent-decoded (keeping `+`), because Amplitude's docs tell users to write `Play%20Song` inside the
+    /// JSON of `e` (`curl -g '…?e={"event_type":"ce:Play%20Song"}'`).
+    pub(crate) fn parse_query(text: &str) -> Form {
+        Form::parse_text(text, true)
+    }
+
+    fn parse_text(text: &str, decode_raw_json: bool) -> Form {
         let mut rest = text.strip_prefix('?').unwrap_or(text);
         let mut pairs = Vec::new();
         while !rest.is_empty() {
@@ -34,6 +45,7 @@ impl Form {
                     let key = decode(&rest[..eq], true);
                     let raw = &rest[eq + 1..];
                     match raw_json_len(raw) {
+                        Some(len) if decode_raw_json => (key, decode(raw[..len].trim(), false), eq + 1 + len),
                         Some(len) => (key, raw[..len].trim().to_owned(), eq + 1 + len),
                         None => {
                             let value = &rest[eq + 1..piece_end];
@@ -48,7 +60,12 @@ impl Form {
             }
             rest = rest.get(consumed + 1..).unwrap_or("");
         }
-        Ok(Form { pairs })
+        Form { pairs }
+    }
+
+    /// Every field, in order, repeated keys included.
+    pub(crate) fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
     }
 
     /// The first value of a field.

@@ -11,7 +11,9 @@
 //! | `POST/GET /groupidentify` | [`parse_group_identify`] | [`TEXT_SUCCESS`] (plain text) |
 //! | `POST /` (legacy amplitude-js / Android 2.x) | [`parse_legacy`] | [`LEGACY_SUCCESS`] (plain text) |
 //! | `GET /api/2/export` | [`export_row`], [`parse_export_hour`], [`parse_export_range`] | JSON lines |
+//! | `GET /api/2/events/segmentation` | [`parse_segmentation`], [`parse_segmentation_with`] | [`segmentation_response`] |
 
+mod dashboard;
 mod error;
 mod event;
 mod export;
@@ -24,6 +26,10 @@ mod response;
 mod timefmt;
 mod upload;
 
+pub use dashboard::{
+    BUILTIN_PROPERTIES, DEFAULT_LIMIT, DashboardError, GROUP_VALUE, MAX_EVENTS, MAX_GROUP_BYS, MAX_LIMIT, MAX_SEGMENTS,
+    format_x_value, parse_segmentation, parse_segmentation_with, segmentation_response, x_labels,
+};
 pub use error::{EventErrors, RejectionKind};
 pub use event::DroppedId;
 pub use export::{ExportTimeError, export_row, parse_export_hour, parse_export_range};
