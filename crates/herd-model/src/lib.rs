@@ -9,6 +9,7 @@ pub mod event;
 pub mod groups;
 pub mod identity;
 pub mod ops;
+pub mod report;
 
 pub use command::{Alias, Command, DeviceFields, GroupIdentify, Identify, Revenue, Track};
 pub use event::{EVENT_FORMAT_VERSION, GROUP_IDENTIFY_EVENT, IDENTIFY_EVENT, StoredEvent};

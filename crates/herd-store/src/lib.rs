@@ -18,7 +18,7 @@ mod writer;
 pub use apply::{ApplyOptions, DroppedGroup, Receipt};
 pub use catalog::{Catalog, DATA_DIR_FORMAT_VERSION, NewProject, generate_key};
 pub use error::{Rejection, Result, StoreError};
-pub use project::{FlushOptions, ProjectStats, ProjectStore};
+pub use project::{FlushOptions, ProjectStats, ProjectStore, Snapshot};
 pub use records::{GroupState, ProjectRecord, SegmentMeta, UserState};
 pub use store::{Store, StoreOptions};
 pub use writer::WriteOutcome;

@@ -43,6 +43,16 @@ pub struct ProjectStore {
     options: ApplyOptions,
 }
 
+/// A consistent view of a project's events for one query.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub segments: Vec<SegmentMeta>,
+    /// Absolute paths of `segments`' files, in the same order.
+    pub segment_files: Vec<PathBuf>,
+    /// Acknowledged events not yet in a segment.
+    pub tail: Vec<StoredEvent>,
+}
+
 /// Counts that describe a project's storage.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ProjectStats {
@@ -134,6 +144,48 @@ impl ProjectStore {
             }
         }
         out.sort_by_key(|e| e.seq);
+        Ok(out)
+    }
+
+    /// What a query reads, from one read transaction: the registered segment files and the log tail.
+    /// Segments are immutable and never deleted while registered, so the files stay readable.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        let txn = self.db.begin_read()?;
+        let mut snapshot = Snapshot::default();
+        for row in txn.open_table(SEGMENTS)?.iter()? {
+            let (_, v) = row?;
+            let meta: SegmentMeta = decode("segment", v.value())?;
+            snapshot.segment_files.push(self.dir.join(&meta.file));
+            snapshot.segments.push(meta);
+        }
+        for row in txn.open_table(LOG)?.iter()? {
+            let (_, v) = row?;
+            snapshot.tail.push(decode_event(v.value())?);
+        }
+        Ok(snapshot)
+    }
+
+    /// Every user's current state, by `amplitude_id`.
+    pub fn users(&self) -> Result<Vec<(u64, crate::records::UserState)>> {
+        let txn = self.db.begin_read()?;
+        let mut out = Vec::new();
+        for row in txn.open_table(USERS)?.iter()? {
+            let (k, v) = row?;
+            out.push((k.value(), decode("user", v.value())?));
+        }
+        Ok(out)
+    }
+
+    /// Every group's current state, as (group type, group value, state).
+    pub fn groups(&self) -> Result<Vec<(String, String, crate::records::GroupState)>> {
+        let txn = self.db.begin_read()?;
+        let mut out = Vec::new();
+        for row in txn.open_table(GROUPS)?.iter()? {
+            let (k, v) = row?;
+            let key = k.value();
+            let (t, value) = key.split_once('\u{1f}').unwrap_or((key, ""));
+            out.push((t.to_owned(), value.to_owned(), decode("group", v.value())?));
+        }
         Ok(out)
     }
 

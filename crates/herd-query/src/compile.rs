@@ -1,0 +1,261 @@
+//! Reports compiled to SQL text: the one place where Herd's report semantics become queries. The SQL uses a few
+//! Herd functions (`herd_bucket`, `herd_get`, `herd_values`, `herd_match`, `herd_current`); another backend
+//! (ClickHouse) provides the same functions or its own spelling of them.
+//!
+//! A segmentation query is built in layers so that each `unnest` (a group type's values as the counted unit, or as
+//! a group-by) sits in its own SELECT and multiplies rows as a cross product:
+//! base (time range, event selector, bucket) → unit → filters → one layer per group-by → aggregate.
+
+use herd_model::report::{
+    CountBy, EventSelector, EventSpec, Filter, FilterOp, PropertyMode, PropertyRef, PropertySource,
+};
+
+use crate::buckets::interval_name;
+use crate::error::{QueryError, Result};
+
+/// A SQL string literal.
+pub(crate) fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Event columns that a built-in property may name directly.
+const DIRECT_COLUMNS: [&str; 4] = ["event_type", "user_id", "device_id", "amplitude_id"];
+
+/// Amplitude's built-in property names → keys of the `device` column.
+fn device_key(name: &str) -> &str {
+    match name {
+        "version" => "app_version",
+        "os" => "os_name",
+        "device" => "device_model",
+        "device_type" => "device_model",
+        "DMA" => "dma",
+        other => other,
+    }
+}
+
+/// The wire name of an operator, as `herd_match` takes it.
+pub(crate) fn op_name(op: FilterOp) -> &'static str {
+    match op {
+        FilterOp::Is => "is",
+        FilterOp::IsNot => "is not",
+        FilterOp::Contains => "contains",
+        FilterOp::DoesNotContain => "does not contain",
+        FilterOp::Less => "less",
+        FilterOp::LessOrEqual => "less or equal",
+        FilterOp::Greater => "greater",
+        FilterOp::GreaterOrEqual => "greater or equal",
+        FilterOp::SetIs => "set is",
+        FilterOp::SetIsNot => "set is not",
+    }
+}
+
+/// What a query needs to know to compile property references.
+pub(crate) struct Scope<'a> {
+    pub count_by: &'a CountBy,
+    pub mode: PropertyMode,
+}
+
+impl Scope<'_> {
+    fn unit_group(&self) -> Option<&str> {
+        match self.count_by {
+            CountBy::Group(t) => Some(t),
+            CountBy::User => None,
+        }
+    }
+
+    fn user_props(&self) -> &'static str {
+        match self.mode {
+            PropertyMode::Stamped => "user_properties",
+            PropertyMode::Current => "herd_current('user', CAST(amplitude_id AS VARCHAR))",
+        }
+    }
+
+    fn group_props(&self) -> &'static str {
+        match self.mode {
+            PropertyMode::Stamped => "group_properties",
+            PropertyMode::Current => "herd_current('groups', groups)",
+        }
+    }
+
+    /// The JSON column and path that hold a property, or `None` for a direct column.
+    fn location(&self, p: &PropertyRef) -> Option<(String, Vec<String>)> {
+        let key = lit(&p.key);
+        Some(match &p.source {
+            PropertySource::Event => ("event_properties".into(), vec![key]),
+            PropertySource::User => (self.user_props().into(), vec![key]),
+            PropertySource::Group(t) => {
+                let value = if self.unit_group() == Some(t.as_str()) { "unit".to_owned() } else { lit("*") };
+                (self.group_props().into(), vec![lit(t), value, key])
+            }
+            PropertySource::GroupValue(t) => ("groups".into(), vec![lit(t)]),
+            PropertySource::Builtin if DIRECT_COLUMNS.contains(&p.key.as_str()) => return None,
+            PropertySource::Builtin => ("device".into(), vec![lit(device_key(&p.key))]),
+        })
+    }
+
+    /// A boolean SQL expression for one filter.
+    pub(crate) fn filter(&self, f: &Filter) -> Result<String> {
+        let values = serde_json::to_string(&f.values).expect("strings serialise");
+        match self.location(&f.property) {
+            Some((json, path)) => {
+                Ok(format!("herd_match({json}, {}, {}, {})", lit(op_name(f.op)), lit(&values), path.join(", ")))
+            }
+            None => {
+                // A direct column (event_type, user_id, …): plain SQL with the same semantics as `herd_match`.
+                let col = &f.property.key;
+                let list = f.values.iter().map(|v| lit(v)).collect::<Vec<_>>().join(", ");
+                let text = format!("CAST({col} AS VARCHAR)");
+                Ok(match f.op {
+                    FilterOp::Is | FilterOp::SetIs => format!("({text} IN ({list}))"),
+                    FilterOp::IsNot | FilterOp::SetIsNot => format!("({text} IS NULL OR {text} NOT IN ({list}))"),
+                    FilterOp::Contains | FilterOp::DoesNotContain => {
+                        let any = f
+                            .values
+                            .iter()
+                            .map(|v| format!("{text} ILIKE {}", lit(&format!("%{v}%"))))
+                            .collect::<Vec<_>>()
+                            .join(" OR ");
+                        let any = if any.is_empty() { "FALSE".to_owned() } else { any };
+                        if f.op == FilterOp::Contains {
+                            format!("COALESCE({any}, FALSE)")
+                        } else {
+                            format!("NOT COALESCE({any}, FALSE)")
+                        }
+                    }
+                    op => {
+                        let sym = match op {
+                            FilterOp::Less => "<",
+                            FilterOp::LessOrEqual => "<=",
+                            FilterOp::Greater => ">",
+                            _ => ">=",
+                        };
+                        let any = f
+                            .values
+                            .iter()
+                            .filter_map(|v| v.trim().parse::<f64>().ok())
+                            .map(|v| format!("TRY_CAST({text} AS DOUBLE) {sym} {v}"))
+                            .collect::<Vec<_>>()
+                            .join(" OR ");
+                        if any.is_empty() {
+                            return Err(QueryError::Invalid(format!(
+                                "filter on {col}: {} needs a number, got {:?}",
+                                op_name(op),
+                                f.values
+                            )));
+                        }
+                        format!("COALESCE({any}, FALSE)")
+                    }
+                })
+            }
+        }
+    }
+
+    /// A group-by label expression, and whether it unnests (one row per value).
+    pub(crate) fn label(&self, p: &PropertyRef) -> (String, bool) {
+        let none = lit(herd_model::report::NONE_LABEL);
+        if let PropertySource::GroupValue(t) = &p.source {
+            if self.unit_group() == Some(t.as_str()) {
+                return ("unit".into(), false);
+            }
+            return (format!("unnest(herd_labels(groups, {}))", lit(t)), true);
+        }
+        match self.location(p) {
+            Some((json, path)) => (format!("COALESCE(herd_get({json}, {}), {none})", path.join(", ")), false),
+            None => (format!("COALESCE(CAST({} AS VARCHAR), {none})", p.key), false),
+        }
+    }
+
+    /// A numeric expression for a property (sums and averages); NULL where absent or not a number.
+    pub(crate) fn number(&self, p: &PropertyRef) -> String {
+        match self.location(p) {
+            Some((json, path)) => format!("TRY_CAST(herd_get({json}, {}) AS DOUBLE)", path.join(", ")),
+            None => format!("TRY_CAST({} AS DOUBLE)", p.key),
+        }
+    }
+}
+
+/// The columns every layer carries.
+const CARRIED: &str = "x, unit, amplitude_id, groups, event_properties, user_properties, group_properties, device, event_type, user_id, device_id, v";
+
+/// One aggregate query: per bucket (`by_bucket`) or over the whole range.
+pub(crate) struct Aggregate<'a> {
+    pub scope: Scope<'a>,
+    pub event: &'a EventSpec,
+    /// Extra filters that must all hold (the user segment).
+    pub segment: &'a [Filter],
+    /// Numeric expression summed for property metrics (`NULL` when none).
+    pub value: Option<&'a PropertyRef>,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub interval: herd_model::report::Interval,
+    pub time_zone: &'a str,
+    pub by_bucket: bool,
+    /// Ignore the event's own filters and group-bys (the denominator of "% active").
+    pub bare: bool,
+}
+
+impl Aggregate<'_> {
+    /// `SELECT x, l0.., uniques, totals, vsum, vcount`.
+    pub(crate) fn sql(&self) -> Result<String> {
+        let selector = match &self.event.event {
+            EventSelector::Any | EventSelector::Active => {
+                format!(
+                    "event_type NOT IN ({}, {})",
+                    lit(herd_model::IDENTIFY_EVENT),
+                    lit(herd_model::GROUP_IDENTIFY_EVENT)
+                )
+            }
+            EventSelector::Named(name) => format!("event_type = {}", lit(name)),
+        };
+        let x = if self.by_bucket {
+            format!(
+                "herd_bucket(CAST(event_time AS BIGINT), {}, {})",
+                lit(interval_name(self.interval)),
+                lit(self.time_zone)
+            )
+        } else {
+            "CAST(0 AS BIGINT)".into()
+        };
+        let base = format!(
+            "SELECT {x} AS x, amplitude_id, groups, event_properties, user_properties, group_properties, device, \
+             event_type, user_id, device_id FROM events \
+             WHERE CAST(event_time AS BIGINT) >= {start} AND CAST(event_time AS BIGINT) < {end} AND {selector}",
+            start = self.start_ms,
+            end = self.end_ms
+        );
+        let unit = match self.scope.count_by {
+            CountBy::User => "amplitude_id".to_owned(),
+            CountBy::Group(t) => format!("unnest(herd_values(groups, {}))", lit(t)),
+        };
+        let with_unit = format!(
+            "SELECT x, {unit} AS unit, amplitude_id, groups, event_properties, user_properties, group_properties, \
+             device, event_type, user_id, device_id FROM ({base}) base"
+        );
+        let mut conditions: Vec<String> = Vec::new();
+        let own_filters: &[Filter] = if self.bare { &[] } else { &self.event.filters };
+        for f in own_filters.iter().chain(self.segment) {
+            conditions.push(self.scope.filter(f)?);
+        }
+        let value = self.value.map(|p| self.scope.number(p)).unwrap_or_else(|| "CAST(NULL AS DOUBLE)".into());
+        let filtered = format!(
+            "SELECT x, unit, amplitude_id, groups, event_properties, user_properties, group_properties, device, \
+             event_type, user_id, device_id, {value} AS v FROM ({with_unit}) wu WHERE {}",
+            if conditions.is_empty() { "TRUE".to_owned() } else { conditions.join(" AND ") }
+        );
+        let group_by: &[PropertyRef] = if self.bare { &[] } else { &self.event.group_by };
+        let mut sql = filtered;
+        let mut labels: Vec<String> = Vec::new();
+        for (i, p) in group_by.iter().enumerate() {
+            let (expr, _) = self.scope.label(p);
+            let previous: String = labels.iter().map(|l| format!(", {l}")).collect();
+            sql = format!("SELECT {CARRIED}{previous}, {expr} AS l{i} FROM ({sql}) t{i}");
+            labels.push(format!("l{i}"));
+        }
+        let label_list: String = labels.iter().map(|l| format!("{l}, ")).collect();
+        let group_list: String = labels.iter().map(|l| format!(", {l}")).collect();
+        Ok(format!(
+            "SELECT x, {label_list}COUNT(DISTINCT unit) AS uniques, COUNT(*) AS totals, SUM(v) AS vsum, \
+             COUNT(v) AS vcount FROM ({sql}) agg GROUP BY x{group_list}"
+        ))
+    }
+}

@@ -1,0 +1,3 @@
+//! Report math on small hand-built datasets, with the expected numbers worked out by hand.
+
+mod segmentation;
