@@ -10,3 +10,5 @@ mod bad_input;
 mod cli;
 mod crash;
 mod seed_requests;
+mod segment_http;
+mod segment_sdks;

@@ -98,6 +98,17 @@ impl TestServer {
         format!("{}{}", self.base, path)
     }
 
+    /// Sets a project setting of the `test` project through the admin API (`None` removes it).
+    pub fn set_setting(&self, key: &str, value: Option<&str>) {
+        let r = client()
+            .put(self.url(&format!("/admin/projects/test/settings/{key}")))
+            .bearer_auth("admin-token")
+            .json(&value)
+            .send()
+            .expect("admin settings request");
+        assert_eq!(r.status(), 200, "setting {key} failed: {}", r.text().unwrap_or_default());
+    }
+
     /// `GET /api/2/export` for all of time, as parsed JSON rows (status must be 200).
     pub fn export_all(&self) -> Vec<serde_json::Value> {
         self.export_all_with(API_KEY, SECRET_KEY)
@@ -144,7 +155,8 @@ pub fn client() -> reqwest::blocking::Client {
 static VENV_LOCK: Mutex<()> = Mutex::new(());
 
 /// Python packages the tests install from PyPI (pinned so runs are reproducible).
-pub const PY_PACKAGES: &[&str] = &["amplitude-analytics==1.3.0"];
+pub const PY_PACKAGES: &[&str] =
+    &["amplitude-analytics==1.3.0", "segment-analytics-python==2.4.0", "rudder-sdk-python==2.1.9"];
 
 /// A virtualenv's python with [`PY_PACKAGES`] installed; created on first use.
 /// `HERD_TEST_VENV` chooses where (CI keeps it in a cache directory); default `target/test-venv`.
@@ -199,4 +211,72 @@ pub fn export_hour(days_from_now: i64) -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!("{y:04}{m:02}{d:02}T{hour:02}")
+}
+
+static NODE_LOCK: Mutex<()> = Mutex::new(());
+
+/// npm packages the tests install (pinned so runs are reproducible).
+pub const NODE_PACKAGES: &[&str] = &["@segment/analytics-node@3.1.0"];
+
+/// Output of `PROGRAM --version`, or a panic that says what to install: tests that need Node.js fail rather
+/// than skip when it is missing.
+fn tool_version(program: &str) -> String {
+    let out = Command::new(program).arg("--version").output().unwrap_or_else(|e| {
+        panic!(
+            "`{program}` is needed by the @segment/analytics-node tests but could not be run ({e}); install Node.js \
+             18 or newer with npm (Debian: apt-get install nodejs npm; .ci/run does this)"
+        )
+    });
+    assert!(out.status.success(), "`{program} --version` failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A directory with [`NODE_PACKAGES`] installed under `node_modules`; installed on first use.
+/// `HERD_TEST_NODE_DIR` chooses where (CI keeps it in a cache directory); default `target/test-node`.
+pub fn node_dir() -> PathBuf {
+    let _guard = NODE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let node = tool_version("node");
+    let major: u32 = node.trim_start_matches('v').split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    assert!(major >= 18, "Node.js {node} is too old for @segment/analytics-node; install Node.js 18 or newer");
+    let dir = std::env::var_os("HERD_TEST_NODE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-node"));
+    let stamp = dir.join(".herd-packages");
+    let wanted = NODE_PACKAGES.join("\n");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && dir.join("node_modules").exists() {
+        return dir;
+    }
+    tool_version("npm");
+    std::fs::create_dir_all(&dir).expect("create the node package directory");
+    // A package.json of its own, so npm installs here and not into an enclosing project.
+    std::fs::write(dir.join("package.json"), "{\"name\": \"herd-test-node\", \"private\": true}\n")
+        .expect("write package.json");
+    let status = Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+        .args(NODE_PACKAGES)
+        .current_dir(&dir)
+        .status()
+        .expect("npm install");
+    assert!(status.success(), "npm install {NODE_PACKAGES:?} failed");
+    std::fs::write(&stamp, wanted).expect("write node stamp");
+    dir
+}
+
+/// Runs a Node.js (CommonJS) script in [`node_dir`], so `require` finds [`NODE_PACKAGES`]; `process.argv[2..]`
+/// are `args`. Returns stdout, panicking with stderr on failure.
+pub fn run_node(script: &str, args: &[&str]) -> String {
+    let dir = node_dir();
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = dir.join(format!("script-{}-{n}.cjs", std::process::id()));
+    std::fs::write(&path, script).expect("write node script");
+    let out = Command::new("node").arg(&path).args(args).current_dir(&dir).output().expect("run node");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "node failed:\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

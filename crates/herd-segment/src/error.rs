@@ -63,6 +63,14 @@ fn summary(problems: &[CallProblem]) -> String {
     text
 }
 
+/// `40000 bytes`, or `more than 32768 bytes` when the exact size is unknown.
+fn size_text(size: Option<usize>, limit: usize) -> String {
+    match size {
+        Some(size) => format!("{size} bytes"),
+        None => format!("more than {limit} bytes"),
+    }
+}
+
 /// Why a whole request was refused. Map [`SegmentError::kind`] to a status, then send [`SegmentError::body`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SegmentError {
@@ -79,12 +87,13 @@ pub enum SegmentError {
     /// The body names more than one write key.
     #[error("the body names several write keys")]
     ConflictingWriteKeys,
-    /// One call is larger than [`MAX_CALL_BYTES`]; `index` is its place in a batch.
-    #[error("call of {size} bytes exceeds {MAX_CALL_BYTES} bytes")]
-    CallTooLarge { index: Option<usize>, size: usize },
-    /// The body of a batch is larger than [`MAX_BATCH_BYTES`] (the server checks this).
-    #[error("batch of {size} bytes exceeds {MAX_BATCH_BYTES} bytes")]
-    BatchTooLarge { size: usize },
+    /// One call is larger than [`MAX_CALL_BYTES`]; `index` is its place in a batch; `size` is `None` when it is
+    /// not known (a compressed body is decompressed only up to the limit).
+    #[error("call exceeds {MAX_CALL_BYTES} bytes")]
+    CallTooLarge { index: Option<usize>, size: Option<usize> },
+    /// The body of a batch is larger than [`MAX_BATCH_BYTES`] (the server checks this); `size` as above.
+    #[error("batch exceeds {MAX_BATCH_BYTES} bytes")]
+    BatchTooLarge { size: Option<usize> },
     /// Every call was refused; nothing of the request can be stored.
     #[error("{}", summary(.0))]
     Calls(Vec<CallProblem>),
@@ -144,16 +153,19 @@ impl SegmentError {
                 "the body names more than one `writeKey`; send each source's calls in their own request".into()
             }
             SegmentError::CallTooLarge { index: Some(i), size } => format!(
-                "batch[{i}] is {size} bytes; each call must be at most {MAX_CALL_BYTES} bytes (32 KB), so send \
-                 fewer or shorter properties"
+                "batch[{i}] is {}; each call must be at most {MAX_CALL_BYTES} bytes (32 KB), so send fewer or \
+                 shorter properties",
+                size_text(*size, MAX_CALL_BYTES)
             ),
             SegmentError::CallTooLarge { index: None, size } => format!(
-                "the call is {size} bytes; a call must be at most {MAX_CALL_BYTES} bytes (32 KB), so send fewer or \
-                 shorter properties"
+                "the call is {}; a call must be at most {MAX_CALL_BYTES} bytes (32 KB), so send fewer or shorter \
+                 properties",
+                size_text(*size, MAX_CALL_BYTES)
             ),
             SegmentError::BatchTooLarge { size } => format!(
-                "the batch is {size} bytes; a batch must be at most {MAX_BATCH_BYTES} bytes (500 KB) and hold at \
-                 most {MAX_BATCH_CALLS} calls, so send smaller batches"
+                "the batch is {}; a batch must be at most {MAX_BATCH_BYTES} bytes (500 KB) and hold at most \
+                 {MAX_BATCH_CALLS} calls, so send smaller batches",
+                size_text(*size, MAX_BATCH_BYTES)
             ),
             SegmentError::Calls(problems) => {
                 let outcome = if problems.len() == 1 { "the call was not stored" } else { "no call was stored" };
@@ -211,11 +223,22 @@ mod tests {
     #[test]
     fn kinds_and_statuses() {
         assert_eq!(SegmentError::EmptyBody.kind().status(), 400);
-        assert_eq!(SegmentError::BatchTooLarge { size: 1 }.kind(), SegmentErrorKind::PayloadTooLarge);
-        assert_eq!(SegmentError::BatchTooLarge { size: 1 }.kind().status(), 400);
+        assert_eq!(SegmentError::BatchTooLarge { size: Some(1) }.kind(), SegmentErrorKind::PayloadTooLarge);
+        assert_eq!(SegmentError::BatchTooLarge { size: None }.kind().status(), 400);
         assert_eq!(SegmentError::MissingWriteKey.kind().status(), 401);
         assert_eq!(SegmentError::Calls(vec![problem(0)]).code(), "no_user_anon_id");
         assert_eq!(SegmentError::Calls(vec![problem(0), problem(1)]).code(), "invalid_calls");
+    }
+
+    #[test]
+    fn sizes_are_exact_or_said_to_be_unknown() {
+        let known = SegmentError::CallTooLarge { index: None, size: Some(40_000) }.message();
+        assert!(known.starts_with("the call is 40000 bytes; "), "{known}");
+        // A gzip body is decompressed only up to the limit, so its size is not known.
+        let unknown = SegmentError::BatchTooLarge { size: None }.message();
+        assert!(unknown.starts_with("the batch is more than 512000 bytes; "), "{unknown}");
+        let in_batch = SegmentError::CallTooLarge { index: Some(3), size: Some(33_000) }.message();
+        assert!(in_batch.starts_with("batch[3] is 33000 bytes; "), "{in_batch}");
     }
 
     #[test]

@@ -197,7 +197,7 @@ pub fn parse(
         if env.in_batch {
             let size = compact_len(&item);
             if size > MAX_CALL_BYTES {
-                return Err(SegmentError::CallTooLarge { index: Some(index), size });
+                return Err(SegmentError::CallTooLarge { index: Some(index), size: Some(size) });
             }
         }
         match item_call(kind, index, item, &batch_context, &batch_integrations, &mut keys) {

@@ -69,11 +69,12 @@ fn bad_input_table() {
 /// Errors the server constructs itself render like the others.
 #[test]
 fn server_side_errors() {
-    let too_large = SegmentError::CallTooLarge { index: None, size: 40_000 };
+    let too_large = SegmentError::CallTooLarge { index: None, size: Some(40_000) };
     assert_eq!(too_large.kind(), SegmentErrorKind::PayloadTooLarge);
     insta::assert_json_snapshot!(json!([
         too_large.body(),
-        SegmentError::BatchTooLarge { size: 600_000 }.body(),
+        SegmentError::BatchTooLarge { size: Some(600_000) }.body(),
+        SegmentError::BatchTooLarge { size: None }.body(),
         SegmentError::MissingWriteKey.body(),
         SegmentError::unknown_write_key("wk_abcdefgh").body(),
     ]));

@@ -54,11 +54,15 @@ async fn handle(s: AppState, call: String, headers: HeaderMap, raw: Bytes) -> Re
     })?;
     let single = kind != CallKind::Batch;
     let limit = if single { seg::MAX_CALL_BYTES } else { seg::MAX_BATCH_BYTES };
+    // An oversize body's size is known when it came uncompressed; a gzip body is decompressed only up to the limit.
+    let compressed = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| !v.trim().is_empty() && !v.trim().eq_ignore_ascii_case("identity"));
+    let size = (!compressed).then_some(raw.len());
     let body = body::decode(&headers, raw, limit).map_err(|e| match e {
-        BodyError::TooLarge { .. } if single => {
-            segment_error(SegmentError::CallTooLarge { index: None, size: limit + 1 })
-        }
-        BodyError::TooLarge { .. } => segment_error(SegmentError::BatchTooLarge { size: limit + 1 }),
+        BodyError::TooLarge { .. } if single => segment_error(SegmentError::CallTooLarge { index: None, size }),
+        BodyError::TooLarge { .. } => segment_error(SegmentError::BatchTooLarge { size }),
         other => ApiError::json(
             Fault::BadRequest,
             |_| serde_json::json!({"success": false, "error": "invalid_body", "message": other.to_string()}),
