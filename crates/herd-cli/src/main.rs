@@ -1,6 +1,7 @@
-//! The `herd` binary: serve, project administration, configuration, benchmarks.
+//! The `herd` binary: serve, project administration, configuration, demo data, benchmarks.
 
 mod bench;
+mod demo;
 mod project;
 mod serve;
 
@@ -33,6 +34,8 @@ enum Command {
     Project(project::ProjectCommand),
     /// Print the effective configuration as TOML.
     Config,
+    /// Send a realistic B2B SaaS demo dataset to a running server.
+    Demo(demo::DemoArgs),
     /// Benchmarks (results go to benchmarks/RESULTS.md by hand).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -52,6 +55,7 @@ fn main() -> Result<()> {
             print!("{}", toml_of(&config));
             Ok(())
         }
+        Command::Demo(args) => demo::run(config, args),
         Command::Bench(cmd) => bench::run(cmd),
     }
 }

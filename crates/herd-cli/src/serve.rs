@@ -1,4 +1,5 @@
-//! `herd serve`: open the data directory, start the HTTP server, write `server.json` so the CLI can point at it.
+//! `herd serve`: open the data directory, start the HTTP server, write `server.json` so the CLI can point at it;
+//! with `--demo`, fill a `demo` project with the demo dataset.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,6 +16,12 @@ pub(crate) struct ServeArgs {
     /// Address to listen on (default 127.0.0.1:8080; config `server.listen`). Port 0 picks a free port.
     #[arg(long)]
     listen: Option<String>,
+    /// Load a demo dataset into a project called `demo` (created if missing) when that project is empty.
+    #[arg(long)]
+    demo: bool,
+    /// Approximate number of demo events (with --demo).
+    #[arg(long, default_value_t = 200_000, requires = "demo")]
+    demo_events: usize,
 }
 
 /// The store options the config asks for.
@@ -41,6 +48,7 @@ pub(crate) fn run(mut config: herd_config::Config, args: ServeArgs) -> Result<()
     if let Some(l) = args.listen {
         config.server.listen = l;
     }
+    let demo = args.demo.then_some(args.demo_events);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("herd-http").build()?;
     runtime.block_on(async move {
         let dir = config.data_dir.clone();
@@ -63,7 +71,15 @@ pub(crate) fn run(mut config: herd_config::Config, args: ServeArgs) -> Result<()
         // The first line on stdout is machine-readable: tests and scripts read the address from it.
         println!("herd listening on http://{addr}");
         tracing::info!(%addr, data_dir = %dir.display(), "serving");
-        let state = herd_server::AppState::new(Arc::new(store), Arc::new(config));
+        let store = Arc::new(store);
+        if let Some(events) = demo {
+            // The listener is bound, so the loader's requests wait in its backlog until `serve` accepts them.
+            // A failure here leaves a working server without demo data.
+            if let Err(e) = crate::demo::start_in_server(&store, addr, events) {
+                tracing::error!(error = format!("{e:#}"), "could not start loading demo data");
+            }
+        }
+        let state = herd_server::AppState::new(store, Arc::new(config));
         let result = herd_server::serve(listener, state, shutdown_signal()).await;
         let _ = std::fs::remove_file(dir.join("server.json"));
         result.context("server failed")

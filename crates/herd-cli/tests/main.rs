@@ -9,6 +9,7 @@ mod amplitude_sdk;
 mod bad_input;
 mod cli;
 mod crash;
+mod demo;
 mod seed_requests;
 mod segment_http;
 mod segment_sdks;

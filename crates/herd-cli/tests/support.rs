@@ -12,7 +12,15 @@ pub const SECRET_KEY: &str = "test-secret-key-0001";
 
 /// The `herd` binary under test.
 pub fn herd() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_herd"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_herd"));
+    // Every `HERD_*` variable is a config override for the binary, and unknown ones are errors; the test runner's
+    // own (`HERD_TEST_VENV`, `HERD_TEST_NODE_DIR`, anything a developer exported) must not leak into it.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("HERD_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
 }
 
 /// A running server; killed when dropped.
@@ -21,6 +29,8 @@ pub struct TestServer {
     pub base: String,
     child: Option<Child>,
     env: Vec<(String, String)>,
+    /// Extra `herd serve` arguments.
+    args: Vec<String>,
 }
 
 impl TestServer {
@@ -30,6 +40,11 @@ impl TestServer {
     }
 
     pub fn start_with(env: &[(&str, &str)]) -> TestServer {
+        TestServer::start_with_args(env, &[])
+    }
+
+    /// The same, with extra `herd serve` arguments (e.g. `--demo`).
+    pub fn start_with_args(env: &[(&str, &str)], args: &[&str]) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = herd()
             .args(["project", "create", "--name", "test", "--api-key", API_KEY, "--secret-key", SECRET_KEY])
@@ -43,6 +58,7 @@ impl TestServer {
             base: String::new(),
             child: None,
             env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            args: args.iter().map(|a| a.to_string()).collect(),
         };
         server.spawn();
         server
@@ -53,6 +69,7 @@ impl TestServer {
         let mut cmd = herd();
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(self.dir.path())
+            .args(&self.args)
             .env("HERD_LOG", "warn")
             .env("HERD_SERVER__ADMIN_TOKEN", "admin-token")
             .stdout(Stdio::piped())

@@ -23,6 +23,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub throttle: ThrottleConfig,
     pub storage: StorageConfig,
+    pub query: QueryConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,6 +76,19 @@ pub struct StorageConfig {
     pub dedup_window_days: u32,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueryConfig {
+    /// Threads of the query runtime (kept apart from the HTTP and ingest threads).
+    pub threads: usize,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        QueryConfig { threads: 1 }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -84,6 +98,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             throttle: ThrottleConfig::default(),
             storage: StorageConfig::default(),
+            query: QueryConfig::default(),
         }
     }
 }

@@ -64,6 +64,19 @@ impl Zone {
     }
 }
 
+impl Zone {
+    /// The instant of local midnight on a calendar day.
+    pub fn midnight(&self, year: i32, month: u8, day: u8) -> i64 {
+        let date = NaiveDate::from_ymd_opt(year, u32::from(month), u32::from(day)).unwrap_or_default();
+        self.instant(date.and_time(NaiveTime::MIN))
+    }
+
+    /// The zone's offset from UTC at an instant, ms (local = utc + offset).
+    pub fn offset_ms(&self, ms: i64) -> i64 {
+        self.local(ms).and_utc().timestamp_millis() - ms
+    }
+}
+
 /// The start (ms) of the bucket containing `ms`.
 pub fn bucket_start(ms: i64, interval: Interval, zone: Zone) -> i64 {
     if interval == Interval::FiveMinutes {

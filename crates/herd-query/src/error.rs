@@ -16,6 +16,9 @@ pub enum QueryError {
     /// Reading the project's data failed.
     #[error("store: {0}")]
     Store(herd_store::StoreError),
+    /// The query task panicked or was cancelled (a bug or a shutdown, never the sender's fault).
+    #[error("query task failed: {0}")]
+    Task(String),
 }
 
 impl QueryError {

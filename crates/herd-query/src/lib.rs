@@ -25,7 +25,18 @@ pub use error::{QueryError, Result};
 /// Runs reports on a runtime of their own.
 #[derive(Debug)]
 pub struct QueryEngine {
-    runtime: tokio::runtime::Runtime,
+    /// Always `Some` until drop; taken there so it can be shut down without blocking.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for QueryEngine {
+    /// Dropping a runtime normally blocks on its workers, which panics inside another runtime (the server's);
+    /// running queries are abandoned instead.
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl QueryEngine {
@@ -36,7 +47,7 @@ impl QueryEngine {
             .thread_name("herd-query")
             .enable_all()
             .build()?;
-        Ok(QueryEngine { runtime })
+        Ok(QueryEngine { runtime: Some(runtime) })
     }
 
     /// Runs `f` on the query runtime and waits for it from any async context.
@@ -44,7 +55,12 @@ impl QueryEngine {
         &self,
         f: impl std::future::Future<Output = Result<T>> + Send + 'static,
     ) -> Result<T> {
-        self.runtime.spawn(f).await.map_err(|e| QueryError::Invalid(format!("query task failed: {e}")))?
+        self.runtime
+            .as_ref()
+            .expect("runtime lives until drop")
+            .spawn(f)
+            .await
+            .map_err(|e| QueryError::Task(e.to_string()))?
     }
 
     /// An event segmentation chart.

@@ -7,6 +7,7 @@ pub mod body;
 pub mod error;
 pub mod export;
 pub mod ingest;
+pub mod query;
 pub mod segment;
 pub mod settings;
 pub mod throttle;
@@ -25,12 +26,15 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub config: Arc<Config>,
     pub throttle: Arc<throttle::Throttle>,
+    /// Reports and SQL, on their own runtime.
+    pub queries: Arc<herd_query::QueryEngine>,
 }
 
 impl AppState {
     pub fn new(store: Arc<Store>, config: Arc<Config>) -> AppState {
         let throttle = Arc::new(throttle::Throttle::new(config.throttle.window_secs));
-        AppState { store, config, throttle }
+        let queries = Arc::new(herd_query::QueryEngine::new(config.query.threads).expect("query runtime starts"));
+        AppState { store, config, throttle, queries }
     }
 }
 
@@ -52,6 +56,9 @@ pub fn router(state: AppState) -> Router {
         .route("/groupidentify", get(ingest::group_identify_get).post(ingest::group_identify_post))
         .route("/", post(ingest::legacy_upload))
         .route("/api/2/export", get(export::export))
+        .route("/api/2/events/segmentation", get(query::segmentation_rest))
+        .route("/api/v1/query", post(query::native))
+        .route("/api/v1/sql", post(query::sql))
         .route("/admin/projects", get(admin::list_projects).post(admin::create_project))
         .route("/admin/projects/{project}/settings/{key}", put(admin::set_setting))
         .layer(DefaultBodyLimit::max(raw_limit))

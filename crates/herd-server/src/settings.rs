@@ -7,7 +7,7 @@ use crate::segment::WRITE_KEY_SETTING;
 
 /// Every setting key a project may have.
 pub fn known_keys() -> Vec<&'static str> {
-    let mut keys = vec![WRITE_KEY_SETTING];
+    let mut keys = vec![WRITE_KEY_SETTING, crate::query::TIME_ZONE_SETTING];
     keys.extend(herd_segment::SETTING_KEYS);
     keys
 }
@@ -22,6 +22,11 @@ pub fn check(current: &BTreeMap<String, String>, key: &str, value: Option<&str>)
         Some(v) => next.insert(key.to_owned(), v.to_owned()),
         None => next.remove(key),
     };
+    if key == crate::query::TIME_ZONE_SETTING
+        && let Some(v) = value
+    {
+        herd_query::buckets::Zone::parse(v)?;
+    }
     if key == WRITE_KEY_SETTING && value.is_some_and(|v| v.trim().is_empty()) {
         return Err("segment.write_key must not be blank; remove the setting to use the project's API key".into());
     }

@@ -1,4 +1,5 @@
 //! Router-level tests: requests go through the real axum router and store, in process, and the response bodies
 //! are compared with snapshots.
 
+mod reports;
 mod routes;

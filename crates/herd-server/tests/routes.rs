@@ -11,12 +11,12 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-struct App {
+pub(crate) struct App {
     _dir: tempfile::TempDir,
     state: AppState,
 }
 
-fn app(config: Config) -> App {
+pub(crate) fn app(config: Config) -> App {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
     for (name, key) in [("one", "key-one-0001"), ("two", "key-two-0001")] {
@@ -31,7 +31,7 @@ fn app(config: Config) -> App {
     App { _dir: dir, state: AppState::new(Arc::new(store), Arc::new(config)) }
 }
 
-async fn call(app: &App, req: Request<Body>) -> (StatusCode, Value, Option<String>) {
+pub(crate) async fn call(app: &App, req: Request<Body>) -> (StatusCode, Value, Option<String>) {
     let r = router(app.state.clone()).oneshot(req).await.unwrap();
     let status = r.status();
     let retry = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
@@ -40,11 +40,11 @@ async fn call(app: &App, req: Request<Body>) -> (StatusCode, Value, Option<Strin
     (status, body, retry)
 }
 
-fn post(path: &str, body: Value) -> Request<Body> {
+pub(crate) fn post(path: &str, body: Value) -> Request<Body> {
     Request::post(path).header("content-type", "application/json").body(Body::from(body.to_string())).unwrap()
 }
 
-fn basic(user: &str, pass: &str) -> String {
+pub(crate) fn basic(user: &str, pass: &str) -> String {
     use base64::Engine;
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}")))
 }
