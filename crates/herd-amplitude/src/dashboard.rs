@@ -17,7 +17,8 @@
 //!   `gp:`). Event keys are taken as written. Group properties (Herd's extension):
 //!   `{"subprop_type":"group","group_type":T,"subprop_key":K}` and `{"type":"group","group_type":T,"value":K}`, with
 //!   an optional `grp:` prefix on `K`; a group-by (or filter) whose key is [`GROUP_VALUE`] or, for group-bys,
-//!   missing, is about the group value itself (`PropertySource::GroupValue(T)`). A segment condition with a
+//!   missing, is about the group value itself (`PropertySource::GroupValue(T)`); a key `dyn:<name>` is the
+//!   dynamic group property `<name>` of that type (`PropertySource::Dynamic(T)`). A segment condition with a
 //!   `group_type` key and `g` given as a group-by JSON object reach group properties the same way.
 //! - **Property metrics.** `m=sums` / `m=value_avg` take their property from the first `group_by` of `e` (Amplitude:
 //!   "you must include a valid group by value in parameter `e`"); it is removed from `e`'s group-bys, and from
@@ -68,6 +69,9 @@ pub const MAX_GROUP_BYS: usize = 2;
 pub const MAX_SEGMENTS: usize = 10;
 /// The property key that means "the group value itself" in group filters and group-bys.
 pub const GROUP_VALUE: &str = "$group_value";
+
+/// The prefix that names a dynamic group property (Herd's extension) in a group filter or group-by key.
+pub(crate) const DYNAMIC_PREFIX: &str = "dyn:";
 
 /// Names taken as built-in properties in user-level keys: Amplitude's documented names, then the names of Herd's
 /// own event columns.
@@ -555,6 +559,9 @@ fn property_of(
 fn group_property(group_type: String, key: &str) -> PropertyRef {
     if key == GROUP_VALUE {
         return PropertyRef { source: PropertySource::GroupValue(group_type), key: String::new() };
+    }
+    if let Some(name) = key.strip_prefix(DYNAMIC_PREFIX) {
+        return PropertyRef { source: PropertySource::Dynamic(group_type), key: name.to_owned() };
     }
     let key = key.strip_prefix("grp:").unwrap_or(key);
     PropertyRef { source: PropertySource::Group(group_type), key: key.to_owned() }

@@ -4,6 +4,7 @@
 //! Vendor edges (`herd-amplitude`, later `herd-segment`) convert their payloads into [`Command`]s;
 //! the store applies commands in order and produces [`StoredEvent`]s stamped with the state that held at ingestion.
 
+pub mod accounts;
 pub mod command;
 pub mod event;
 pub mod groups;

@@ -61,6 +61,8 @@ pub enum PropertySource {
     GroupValue(String),
     /// A built-in event column (`country`, `platform`, `event_type`, …).
     Builtin,
+    /// A dynamic property (`key` is its name) of the event's groups of this type, computed at query time.
+    Dynamic(String),
 }
 
 /// One property.

@@ -10,6 +10,8 @@ use herd_model::report::{
     CountBy, EventSelector, EventSpec, Filter, FilterOp, PropertyMode, PropertyRef, PropertySource,
 };
 
+use herd_model::accounts::DEFAULT_BUCKETS;
+
 use crate::buckets::interval_name;
 use crate::error::{QueryError, Result};
 
@@ -53,6 +55,64 @@ pub(crate) fn op_name(op: FilterOp) -> &'static str {
 pub(crate) struct Scope<'a> {
     pub count_by: &'a CountBy,
     pub mode: PropertyMode,
+    /// Bucket boundaries of the dynamic properties a group-by may name, by name.
+    pub dynamic_buckets: &'a std::collections::HashMap<String, Vec<f64>>,
+}
+
+/// A `CASE` expression that puts a number into Herd's dynamic-property buckets: `< b0`, `[b0, b1)`, …, `≥ bn`;
+/// `(none)` when the event has no group of that type.
+pub(crate) fn bucket_case(number: &str, bounds: &[f64]) -> String {
+    let mut arms = Vec::new();
+    if let Some(first) = bounds.first() {
+        arms.push(format!("WHEN {number} < {first} THEN {}", lit(&format!("< {first}"))));
+    }
+    for w in bounds.windows(2) {
+        arms.push(format!("WHEN {number} < {} THEN {}", w[1], lit(&format!("[{}, {})", w[0], w[1]))));
+    }
+    if let Some(last) = bounds.last() {
+        arms.push(format!("WHEN {number} >= {last} THEN {}", lit(&format!("≥ {last}"))));
+    }
+    format!("CASE {} ELSE {} END", arms.join(" "), lit(herd_model::report::NONE_LABEL))
+}
+
+/// The condition that selects a chart event's rows.
+pub(crate) fn selector(event: &EventSelector) -> String {
+    match event {
+        EventSelector::Any | EventSelector::Active => {
+            format!(
+                "event_type NOT IN ({}, {})",
+                lit(herd_model::IDENTIFY_EVENT),
+                lit(herd_model::GROUP_IDENTIFY_EVENT)
+            )
+        }
+        EventSelector::Named(name) => format!("event_type = {}", lit(name)),
+    }
+}
+
+/// One number per group value of `group_type` over `[start_ms, end_ms)`: distinct members, events, and the sum and
+/// count of `value` (a dynamic property's window), as `unit, uniques, totals, vsum, vcount`.
+pub(crate) fn per_group_sql(
+    scope: &Scope<'_>,
+    event: &EventSpec,
+    value: Option<&PropertyRef>,
+    start_ms: i64,
+    end_ms: i64,
+) -> Result<String> {
+    let CountBy::Group(t) = scope.count_by else {
+        return Err(QueryError::Invalid("per-group numbers need a group type".into()));
+    };
+    let conditions = event.filters.iter().map(|f| scope.filter(f)).collect::<Result<Vec<_>>>()?;
+    let value = value.map(|p| scope.number(p)).unwrap_or_else(|| "CAST(NULL AS DOUBLE)".into());
+    Ok(format!(
+        "SELECT unit, COUNT(DISTINCT amplitude_id) AS uniques, COUNT(*) AS totals, SUM(v) AS vsum, COUNT(v) AS vcount \
+         FROM (SELECT unit, amplitude_id, {value} AS v FROM (SELECT unnest(herd_values(groups, {t})) AS unit, \
+         amplitude_id, groups, event_properties, user_properties, group_properties, device, event_type, user_id, \
+         device_id FROM events WHERE CAST(event_time AS BIGINT) >= {start_ms} AND CAST(event_time AS BIGINT) < \
+         {end_ms} AND {sel}) wu WHERE {cond}) f GROUP BY unit",
+        t = lit(t),
+        sel = selector(&event.event),
+        cond = if conditions.is_empty() { "TRUE".to_owned() } else { conditions.join(" AND ") },
+    ))
 }
 
 impl Scope<'_> {
@@ -88,6 +148,10 @@ impl Scope<'_> {
                 (self.group_props().into(), vec![lit(t), value, key])
             }
             PropertySource::GroupValue(t) => ("groups".into(), vec![lit(t)]),
+            PropertySource::Dynamic(t) => {
+                let value = if self.unit_group() == Some(t.as_str()) { "unit".to_owned() } else { lit("*") };
+                ("herd_dynamic(groups)".into(), vec![lit(t), value, key])
+            }
             PropertySource::Builtin if DIRECT_COLUMNS.contains(&p.key.as_str()) => return None,
             PropertySource::Builtin => ("device".into(), vec![lit(device_key(&p.key))]),
         })
@@ -153,6 +217,10 @@ impl Scope<'_> {
     /// A group-by label expression, and whether it unnests (one row per value).
     pub(crate) fn label(&self, p: &PropertyRef) -> (String, bool) {
         let none = lit(herd_model::report::NONE_LABEL);
+        if let PropertySource::Dynamic(_) = &p.source {
+            let bounds = self.dynamic_buckets.get(&p.key).cloned().unwrap_or_else(|| DEFAULT_BUCKETS.to_vec());
+            return (bucket_case(&self.number(p), &bounds), false);
+        }
         if let PropertySource::GroupValue(t) = &p.source {
             if self.unit_group() == Some(t.as_str()) {
                 return ("unit".into(), false);
@@ -197,16 +265,7 @@ pub(crate) struct Aggregate<'a> {
 impl Aggregate<'_> {
     /// `SELECT x, l0.., uniques, totals, vsum, vcount`.
     pub(crate) fn sql(&self) -> Result<String> {
-        let selector = match &self.event.event {
-            EventSelector::Any | EventSelector::Active => {
-                format!(
-                    "event_type NOT IN ({}, {})",
-                    lit(herd_model::IDENTIFY_EVENT),
-                    lit(herd_model::GROUP_IDENTIFY_EVENT)
-                )
-            }
-            EventSelector::Named(name) => format!("event_type = {}", lit(name)),
-        };
+        let selector = selector(&self.event.event);
         let x = if self.by_bucket {
             format!(
                 "herd_bucket(CAST(event_time AS BIGINT), {}, {})",

@@ -5,8 +5,10 @@
 //!
 //! Query work runs on its own Tokio runtime ([`QueryEngine`]), apart from the HTTP and ingest threads.
 
+mod accounts;
 pub mod buckets;
 pub mod compile;
+mod dynamic;
 mod error;
 pub mod formula;
 pub mod rows;
@@ -17,16 +19,22 @@ mod udf;
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
+use herd_model::accounts::{AccountsQuery, AccountsResult, DynamicProperty, GroupProfile};
 use herd_model::report::{PropertyMode, Segmentation, SegmentationResult};
 use herd_store::ProjectStore;
 
 pub use error::{QueryError, Result};
+
+/// The project setting that holds its reporting time zone (IANA name or offset; default UTC).
+pub const TIME_ZONE_SETTING: &str = "time_zone";
 
 /// Runs reports on a runtime of their own.
 #[derive(Debug)]
 pub struct QueryEngine {
     /// Always `Some` until drop; taken there so it can be shut down without blocking.
     runtime: Option<tokio::runtime::Runtime>,
+    /// "Now" for dynamic-property windows; the wall clock unless fixed (tests).
+    fixed_now_ms: Option<i64>,
 }
 
 impl Drop for QueryEngine {
@@ -47,7 +55,17 @@ impl QueryEngine {
             .thread_name("herd-query")
             .enable_all()
             .build()?;
-        Ok(QueryEngine { runtime: Some(runtime) })
+        Ok(QueryEngine { runtime: Some(runtime), fixed_now_ms: None })
+    }
+
+    /// The same engine with "now" fixed, so that dynamic properties' windows are reproducible.
+    pub fn with_fixed_now(mut self, now_ms: i64) -> QueryEngine {
+        self.fixed_now_ms = Some(now_ms);
+        self
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.fixed_now_ms.unwrap_or_else(herd_store::now_ms)
     }
 
     /// Runs `f` on the query runtime and waits for it from any async context.
@@ -65,9 +83,45 @@ impl QueryEngine {
 
     /// An event segmentation chart.
     pub async fn segmentation(&self, project: Arc<ProjectStore>, req: Segmentation) -> Result<SegmentationResult> {
+        let now = self.now_ms();
         self.spawn(async move {
             let loaded = session::open(&project, req.property_mode == PropertyMode::Current).await?;
-            segmentation::segmentation(&loaded.ctx, &req).await
+            let record = project.record();
+            let defs = DynamicProperty::all_in(&record.settings);
+            let used = dynamic::referenced(&req, &defs)?;
+            let zone = project_zone(&record.settings)?;
+            dynamic::register(&loaded.ctx, &used, now, zone).await?;
+            let buckets = used.iter().map(|d| (d.name.clone(), d.bucket_bounds())).collect();
+            segmentation::segmentation(&loaded.ctx, &req, &buckets).await
+        })
+        .await
+    }
+
+    /// The groups of one type with their properties, activity and dynamic properties, filtered and sorted.
+    pub async fn accounts(&self, project: Arc<ProjectStore>, query: AccountsQuery) -> Result<AccountsResult> {
+        let now = self.now_ms();
+        self.spawn(async move {
+            let loaded = session::open(&project, false).await?;
+            let facts = accounts::Facts::load(&loaded.ctx, &project, &query.group_type, now, query.history).await?;
+            accounts::list(&facts, &query)
+        })
+        .await
+    }
+
+    /// One group's profile: its account row, property history, members and latest `recent` events; `None` when
+    /// the group does not exist.
+    pub async fn group_profile(
+        &self,
+        project: Arc<ProjectStore>,
+        group_type: String,
+        group_value: String,
+        recent: usize,
+    ) -> Result<Option<GroupProfile>> {
+        let now = self.now_ms();
+        self.spawn(async move {
+            let loaded = session::open(&project, false).await?;
+            let facts = accounts::Facts::load(&loaded.ctx, &project, &group_type, now, true).await?;
+            accounts::profile(&loaded.ctx, &facts, &group_value, recent).await
         })
         .await
     }
@@ -86,4 +140,10 @@ impl QueryEngine {
         })
         .await
     }
+}
+
+/// The reporting time zone of a project (its `time_zone` setting, default UTC).
+fn project_zone(settings: &std::collections::BTreeMap<String, String>) -> Result<buckets::Zone> {
+    let name = settings.get(TIME_ZONE_SETTING).map(String::as_str).unwrap_or("UTC");
+    buckets::Zone::parse(name).map_err(QueryError::Invalid)
 }

@@ -101,6 +101,7 @@ fn value_property(metric: &Metric) -> Option<&PropertyRef> {
 struct Plan<'a> {
     req: &'a Segmentation,
     zone_name: &'a str,
+    dynamic_buckets: &'a HashMap<String, Vec<f64>>,
 }
 
 impl Plan<'_> {
@@ -112,7 +113,11 @@ impl Plan<'_> {
         bare: bool,
     ) -> Aggregate<'b> {
         Aggregate {
-            scope: Scope { count_by: &self.req.count_by, mode: self.req.property_mode },
+            scope: Scope {
+                count_by: &self.req.count_by,
+                mode: self.req.property_mode,
+                dynamic_buckets: self.dynamic_buckets,
+            },
             event,
             segment,
             value: if bare { None } else { value_property(&self.req.metric) },
@@ -144,7 +149,12 @@ fn validate(req: &Segmentation) -> Result<()> {
     Ok(())
 }
 
-pub(crate) async fn segmentation(ctx: &SessionContext, req: &Segmentation) -> Result<SegmentationResult> {
+/// `dynamic_buckets`: bucket boundaries of the dynamic properties the chart refers to (already registered).
+pub(crate) async fn segmentation(
+    ctx: &SessionContext,
+    req: &Segmentation,
+    dynamic_buckets: &HashMap<String, Vec<f64>>,
+) -> Result<SegmentationResult> {
     validate(req)?;
     let zone = Zone::parse(&req.time_zone).map_err(QueryError::Invalid)?;
     let x_values = buckets(req.start_ms, req.end_ms, req.interval, zone);
@@ -154,7 +164,7 @@ pub(crate) async fn segmentation(ctx: &SessionContext, req: &Segmentation) -> Re
             x_values.len()
         )));
     }
-    let plan = Plan { req, zone_name: &req.time_zone };
+    let plan = Plan { req, zone_name: &req.time_zone, dynamic_buckets };
     let all_users: Vec<Vec<Filter>> = vec![Vec::new()];
     let segments = if req.segments.is_empty() { &all_users } else { &req.segments };
     let formula = req.formula.as_deref().map(Formula::parse).transpose()?;

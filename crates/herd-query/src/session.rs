@@ -69,6 +69,8 @@ pub(crate) async fn open(project: &ProjectStore, with_state: bool) -> Result<Loa
     for f in udf::all(Arc::new(current)) {
         ctx.register_udf(f);
     }
+    // Reports that use dynamic properties register it again with their values.
+    ctx.register_udf(crate::dynamic::udf(Default::default()));
     Ok(Loaded { ctx })
 }
 

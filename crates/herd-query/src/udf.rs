@@ -54,7 +54,7 @@ fn lookup<'a>(json: &'a Value, path: &[&str], out: &mut Vec<&'a Value>) {
     }
 }
 
-fn text_of(v: &Value) -> String {
+pub(crate) fn text_of(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -62,7 +62,7 @@ fn text_of(v: &Value) -> String {
 }
 
 /// Every scalar at the path, arrays flattened one level.
-fn flat_values(found: &[&Value]) -> Vec<String> {
+pub(crate) fn flat_values(found: &[&Value]) -> Vec<String> {
     let mut out = Vec::new();
     for v in found {
         match v {

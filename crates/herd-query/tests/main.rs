@@ -1,3 +1,4 @@
 //! Report math on small hand-built datasets, with the expected numbers worked out by hand.
 
+mod accounts;
 mod segmentation;

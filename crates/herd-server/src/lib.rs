@@ -1,6 +1,7 @@
 //! Herd's HTTP server: the only crate that knows axum. Routes Amplitude's and Segment's ingestion APIs, the Export
 //! API and the admin API to the store; decides status codes in one place ([`error`]).
 
+pub mod accounts;
 pub mod admin;
 pub mod auth;
 pub mod body;
@@ -59,6 +60,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/2/events/segmentation", get(query::segmentation_rest))
         .route("/api/v1/query", post(query::native))
         .route("/api/v1/sql", post(query::sql))
+        .route("/api/v1/groups/{group_type}", get(accounts::list))
+        .route("/api/v1/groups/{group_type}/{group_value}", get(accounts::profile))
+        .route("/api/v1/dynamic-properties", get(accounts::list_dynamic))
+        .route("/api/v1/dynamic-properties/{name}", put(accounts::put_dynamic).delete(accounts::delete_dynamic))
         .route("/admin/projects", get(admin::list_projects).post(admin::create_project))
         .route("/admin/projects/{project}/settings/{key}", put(admin::set_setting))
         .layer(DefaultBodyLimit::max(raw_limit))

@@ -29,6 +29,7 @@ pub fn query_error(e: QueryError) -> ApiError {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum NativeQuery {
     Segmentation(Segmentation),
+    Accounts(herd_model::accounts::AccountsQuery),
 }
 
 pub async fn native(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -43,13 +44,18 @@ pub async fn native(State(s): State<AppState>, headers: HeaderMap, body: Bytes) 
                 let result = s.queries.segmentation(project, req).await.map_err(query_error)?;
                 Ok::<_, ApiError>(axum::Json(serde_json::json!({"data": result})).into_response())
             }
+            NativeQuery::Accounts(req) => {
+                check_group_type(&project, &herd_model::report::CountBy::Group(req.group_type.clone()))?;
+                let result = s.queries.accounts(project, req).await.map_err(query_error)?;
+                Ok::<_, ApiError>(axum::Json(serde_json::json!({"data": result})).into_response())
+            }
         }
     };
     run.await.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// The project setting that holds its reporting time zone (IANA name or offset; default UTC).
-pub const TIME_ZONE_SETTING: &str = "time_zone";
+pub use herd_query::TIME_ZONE_SETTING;
 
 /// `GET /api/2/events/segmentation`: Amplitude's Dashboard REST API, plus `countGroup` and group properties.
 pub async fn segmentation_rest(

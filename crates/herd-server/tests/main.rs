@@ -1,5 +1,6 @@
 //! Router-level tests: requests go through the real axum router and store, in process, and the response bodies
 //! are compared with snapshots.
 
+mod accounts;
 mod reports;
 mod routes;
