@@ -245,6 +245,23 @@ fn query_hint(base: &str, api_key: &str, secret_key: &str, data: &model::Dataset
     )
 }
 
+/// The demo project's dynamic group properties: weekly active users and tasks created in the last 30 days per org.
+const DEMO_DYNAMIC_PROPERTIES: [&str; 2] = [
+    r#"{"name":"wau","group_type":"org","event":{"event":"active"},"metric":{"type":"uniques"},"window":{"rolling":{"days":7}}}"#,
+    r#"{"name":"tasks_30d","group_type":"org","event":{"event":{"named":"Create Task"}},"metric":{"type":"totals"},"window":{"rolling":{"days":30}}}"#,
+];
+
+/// Defines the demo's dynamic properties where the project does not have them yet (a user's edits are kept).
+fn define_dynamic_properties(store: &Store, settings: &std::collections::BTreeMap<String, String>) -> Result<()> {
+    for json in DEMO_DYNAMIC_PROPERTIES {
+        let def = herd_model::accounts::DynamicProperty::parse(json).map_err(anyhow::Error::msg)?;
+        if !settings.contains_key(&def.setting_key()) {
+            store.set_setting(DEMO_PROJECT, &def.setting_key(), Some(&serde_json::to_string(&def)?))?;
+        }
+    }
+    Ok(())
+}
+
 /// `herd serve --demo`: ensures the `demo` project exists, prints its keys and, when it holds nothing yet, loads
 /// the dataset into it from a background thread against `addr` (the server's own listener).
 pub(crate) fn start_in_server(store: &Store, addr: SocketAddr, events: usize) -> Result<()> {
@@ -260,6 +277,7 @@ pub(crate) fn start_in_server(store: &Store, addr: SocketAddr, events: usize) ->
         "demo project {DEMO_PROJECT:?} (id {}): api_key {} secret_key {}",
         record.id, record.api_key, record.secret_key
     );
+    define_dynamic_properties(store, &record.settings)?;
     let stats = project.stats()?;
     if stats.log_rows + stats.segment_rows > 0 {
         eprintln!("the demo project already holds data; not loading it again");
@@ -276,12 +294,14 @@ pub(crate) fn start_in_server(store: &Store, addr: SocketAddr, events: usize) ->
         };
         let data = model::generate(&params);
         eprintln!(
-            "loading demo data in the background: {} accounts, {} users, {} events over {} days; query it with\n  {}",
+            "loading demo data in the background: {} accounts, {} users, {} events over {} days; query it with\n  {}\n\
+             and list the accounts by weekly active users with\n  curl -G -u {}:{secret} {base}/api/v1/groups/org -d sort=-dyn:wau",
             data.accounts.len(),
             data.users.len(),
             data.event_count(),
             params.days,
-            query_hint(&base, &target.api_key, &secret, &data)
+            query_hint(&base, &target.api_key, &secret, &data),
+            target.api_key,
         );
         match runtime.block_on(load::load(&data, &target, Progress::Log)) {
             Ok(r) => tracing::info!(

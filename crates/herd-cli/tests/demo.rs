@@ -187,4 +187,18 @@ fn serve_demo_fills_the_demo_project_in_the_background() {
     }
     assert!(count >= 1_000, "only {count} demo events after 20 s");
     assert!(export(&server, API_KEY, SECRET_KEY).is_empty(), "the test project is left alone");
+
+    // The demo defines dynamic group properties: accounts sorted by weekly active users.
+    let r = client()
+        .get(server.url("/api/v1/groups/org?sort=-dyn:wau&limit=5"))
+        .basic_auth(&api_key, Some(&secret_key))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().unwrap();
+    let wau: Vec<f64> =
+        body["data"]["accounts"].as_array().unwrap().iter().map(|a| a["dynamic"]["wau"].as_f64().unwrap()).collect();
+    assert!(!wau.is_empty() && wau[0] > 0.0, "accounts with weekly active users: {body}");
+    assert!(wau.windows(2).all(|w| w[0] >= w[1]), "sorted by wau, descending: {wau:?}");
+    assert!(body["data"]["accounts"][0]["dynamic"]["tasks_30d"].is_number());
 }
