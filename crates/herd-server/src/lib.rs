@@ -39,6 +39,13 @@ impl AppState {
     }
 }
 
+/// The OpenAPI document of every route below (kept in step by a test that calls each documented operation).
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
 /// All routes.
 pub fn router(state: AppState) -> Router {
     // Compressed bodies may not exceed the largest decompressed limit; each endpoint checks its own limit after
@@ -51,6 +58,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(segment)
         .route("/healthz", get(|| async { "ok" }))
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/2/httpapi", post(ingest::http_api))
         .route("/batch", post(ingest::batch))
         .route("/identify", get(ingest::identify_get).post(ingest::identify_post))

@@ -2,5 +2,6 @@
 //! are compared with snapshots.
 
 mod accounts;
+mod openapi;
 mod reports;
 mod routes;

@@ -16,6 +16,12 @@ pub(crate) struct App {
     state: AppState,
 }
 
+impl App {
+    pub(crate) fn state(&self) -> &AppState {
+        &self.state
+    }
+}
+
 pub(crate) fn app(config: Config) -> App {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
