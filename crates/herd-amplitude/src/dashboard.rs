@@ -22,7 +22,9 @@
 //!   `group_type` key and `g` given as a group-by JSON object reach group properties the same way.
 //! - **Property metrics.** `m=sums` / `m=value_avg` take their property from the first `group_by` of `e` (Amplitude:
 //!   "you must include a valid group by value in parameter `e`"); it is removed from `e`'s group-bys, and from
-//!   `e2`'s when `e2` starts with the same group-by. `m=histogram` is refused (no histogram metric yet).
+//!   `e2`'s when `e2` starts with the same group-by. `m=histogram` takes its property the same way and answers one
+//!   series per value bucket (about ten round-width buckets `[a, b)` covering the values in the range, in value
+//!   order), each counting units.
 //! - **Formulas.** `m=formula` needs `formula`; `formula` without `m=formula` is refused rather than ignored. The
 //!   formula text is checked by the query engine.
 //! - **`countGroup`** (Herd's extension, the key Amplitude's chart definitions use): `User` (exactly; the default)
@@ -107,7 +109,7 @@ pub const BUILTIN_PROPERTIES: [&str; 26] = [
 const DAY_MS: i64 = 86_400_000;
 const OPS: &str = "is, is not, contains, does not contain, less, less or equal, greater, greater or equal, set is, \
                    set is not";
-const METRICS: &str = "uniques (default), totals, pct_dau, average, sums, value_avg, formula";
+const METRICS: &str = "uniques (default), totals, pct_dau, average, sums, value_avg, histogram, formula";
 const EVENT_EXAMPLE: &str = r#"{"event_type":"ce:Song Played"}"#;
 
 /// Why a Dashboard REST request was refused. Every variant is the request's fault ([`RejectionKind::BadRequest`]).
@@ -253,9 +255,13 @@ pub fn parse_segmentation_with(
         Some("totals") => Metric::Totals,
         Some("pct_dau") => Metric::PctActive,
         Some("average") => Metric::Average,
-        Some(name @ ("sums" | "value_avg")) => {
+        Some(name @ ("sums" | "value_avg" | "histogram")) => {
             let property = take_metric_property(&mut events, name)?;
-            if name == "sums" { Metric::Sum(property) } else { Metric::ValueAverage(property) }
+            match name {
+                "sums" => Metric::Sum(property),
+                "value_avg" => Metric::ValueAverage(property),
+                _ => Metric::Histogram(property),
+            }
         }
         Some("formula") => match formula_text.map(str::trim) {
             Some(f) if !f.is_empty() => {
@@ -264,9 +270,6 @@ pub fn parse_segmentation_with(
             }
             _ => return Err(DashboardError::Missing { param: "formula" }),
         },
-        Some("histogram") => {
-            return Err(unsupported("m=histogram", "use m=sums or m=value_avg, or group by the property"));
-        }
         Some(_) => return Err(DashboardError::UnknownMetric(metric_text.unwrap_or_default().to_owned())),
     };
     if formula.is_none() && formula_text.is_some() {

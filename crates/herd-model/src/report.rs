@@ -124,6 +124,9 @@ pub enum Metric {
     Sum(PropertyRef),
     /// Average of a numeric property over events.
     ValueAverage(PropertyRef),
+    /// Distribution of a numeric property: counted units per value bucket (one series per bucket, about ten
+    /// round-width buckets covering the values in the range), events without a numeric value left out.
+    Histogram(PropertyRef),
 }
 
 /// An event segmentation chart.

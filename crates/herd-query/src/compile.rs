@@ -75,6 +75,28 @@ pub(crate) fn bucket_case(number: &str, bounds: &[f64]) -> String {
     format!("CASE {} ELSE {} END", arms.join(" "), lit(herd_model::report::NONE_LABEL))
 }
 
+/// About ten equal-width buckets with a round width (1, 2 or 5 × 10ⁿ) that cover `[lo, hi]`: the boundaries from
+/// the first bucket's start to the last one's end, so every value lands in a `[a, b)` bucket.
+pub(crate) fn histogram_bounds(lo: f64, hi: f64) -> Vec<f64> {
+    if !lo.is_finite() || !hi.is_finite() {
+        return vec![0.0, 1.0];
+    }
+    let span = (hi - lo).max(f64::MIN_POSITIVE);
+    let raw = span / 10.0;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * magnitude).find(|s| *s >= raw).unwrap_or(10.0 * magnitude);
+    let step = if hi == lo { 1.0 } else { step };
+    // Round away binary noise (0.1 + 0.2) so labels read as written: steps have at most a few decimals.
+    let scale = 10f64.powi((-step.log10().floor()).max(0.0) as i32 + 1);
+    let clean = |x: f64| (x * scale).round() / scale;
+    let first = (lo / step).floor();
+    let mut bounds = vec![clean(first * step)];
+    while *bounds.last().expect("not empty") <= hi && bounds.len() < 60 {
+        bounds.push(clean((first + bounds.len() as f64) * step));
+    }
+    bounds
+}
+
 /// The condition that selects a chart event's rows.
 pub(crate) fn selector(event: &EventSelector) -> String {
     match event {
@@ -260,11 +282,45 @@ pub(crate) struct Aggregate<'a> {
     pub by_bucket: bool,
     /// Ignore the event's own filters and group-bys (the denominator of "% active").
     pub bare: bool,
+    /// Histogram bucket boundaries of `value`: a last label with the bucket, events without the value left out.
+    pub histogram: Option<&'a [f64]>,
 }
 
 impl Aggregate<'_> {
+    /// `SELECT lo, hi`: the smallest and largest `value` (histogram bounds).
+    pub(crate) fn value_range_sql(&self) -> Result<String> {
+        Ok(format!("SELECT MIN(v) AS lo, MAX(v) AS hi FROM ({}) r", self.filtered()?))
+    }
+
     /// `SELECT x, l0.., uniques, totals, vsum, vcount`.
     pub(crate) fn sql(&self) -> Result<String> {
+        let mut sql = self.filtered()?;
+        let group_by: &[PropertyRef] = if self.bare { &[] } else { &self.event.group_by };
+        let mut labels: Vec<String> = Vec::new();
+        for (i, p) in group_by.iter().enumerate() {
+            let (expr, _) = self.scope.label(p);
+            let previous: String = labels.iter().map(|l| format!(", {l}")).collect();
+            sql = format!("SELECT {CARRIED}{previous}, {expr} AS l{i} FROM ({sql}) t{i}");
+            labels.push(format!("l{i}"));
+        }
+        if let Some(bounds) = self.histogram {
+            let previous: String = labels.iter().map(|l| format!(", {l}")).collect();
+            sql = format!(
+                "SELECT {CARRIED}{previous}, {} AS lh FROM ({sql}) th WHERE v IS NOT NULL",
+                bucket_case("v", bounds)
+            );
+            labels.push("lh".into());
+        }
+        let label_list: String = labels.iter().map(|l| format!("{l}, ")).collect();
+        let group_list: String = labels.iter().map(|l| format!(", {l}")).collect();
+        Ok(format!(
+            "SELECT x, {label_list}COUNT(DISTINCT unit) AS uniques, COUNT(*) AS totals, SUM(v) AS vsum, \
+             COUNT(v) AS vcount FROM ({sql}) agg GROUP BY x{group_list}"
+        ))
+    }
+
+    /// The rows of the chart's event after its filters and the segment, with the unit and the value `v`.
+    fn filtered(&self) -> Result<String> {
         let selector = selector(&self.event.event);
         let x = if self.by_bucket {
             format!(
@@ -296,25 +352,24 @@ impl Aggregate<'_> {
             conditions.push(self.scope.filter(f)?);
         }
         let value = self.value.map(|p| self.scope.number(p)).unwrap_or_else(|| "CAST(NULL AS DOUBLE)".into());
-        let filtered = format!(
+        Ok(format!(
             "SELECT x, unit, amplitude_id, groups, event_properties, user_properties, group_properties, device, \
              event_type, user_id, device_id, {value} AS v FROM ({with_unit}) wu WHERE {}",
             if conditions.is_empty() { "TRUE".to_owned() } else { conditions.join(" AND ") }
-        );
-        let group_by: &[PropertyRef] = if self.bare { &[] } else { &self.event.group_by };
-        let mut sql = filtered;
-        let mut labels: Vec<String> = Vec::new();
-        for (i, p) in group_by.iter().enumerate() {
-            let (expr, _) = self.scope.label(p);
-            let previous: String = labels.iter().map(|l| format!(", {l}")).collect();
-            sql = format!("SELECT {CARRIED}{previous}, {expr} AS l{i} FROM ({sql}) t{i}");
-            labels.push(format!("l{i}"));
-        }
-        let label_list: String = labels.iter().map(|l| format!("{l}, ")).collect();
-        let group_list: String = labels.iter().map(|l| format!(", {l}")).collect();
-        Ok(format!(
-            "SELECT x, {label_list}COUNT(DISTINCT unit) AS uniques, COUNT(*) AS totals, SUM(v) AS vsum, \
-             COUNT(v) AS vcount FROM ({sql}) agg GROUP BY x{group_list}"
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_bounds_are_round_and_cover_the_values() {
+        assert_eq!(histogram_bounds(0.0, 100.0), (0..=11).map(|i| f64::from(i) * 10.0).collect::<Vec<_>>());
+        assert_eq!(histogram_bounds(3.0, 17.0), vec![2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0, 18.0]);
+        assert_eq!(histogram_bounds(0.1, 0.35), vec![0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4]);
+        assert_eq!(histogram_bounds(5.0, 5.0), vec![5.0, 6.0]);
+        assert_eq!(histogram_bounds(-12.0, 7.0), vec![-12.0, -10.0, -8.0, -6.0, -4.0, -2.0, 0.0, 2.0, 4.0, 6.0, 8.0]);
     }
 }

@@ -222,3 +222,24 @@ impl ScalarUDFImpl for HerdDynamic {
         Ok(ColumnarValue::Array(Arc::new(out.finish())))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_end_now_and_calendar_windows_start_at_the_local_period() {
+        // 2026-01-15 (a Thursday) 10:00 UTC.
+        let now = 1_768_471_200_000;
+        let utc = Zone::parse("UTC").unwrap();
+        assert_eq!(window_range(Window::Rolling { days: 7 }, now, utc), (now - 7 * 86_400_000, now + 1));
+        let day = |unit| window_range(Window::Calendar { unit }, now, utc).0;
+        assert_eq!(day(CalendarUnit::Day), now - 10 * 3_600_000);
+        // The week starts on Sunday 2026-01-11.
+        assert_eq!(day(CalendarUnit::Week), now - 10 * 3_600_000 - 4 * 86_400_000);
+        assert_eq!(day(CalendarUnit::Month), now - 10 * 3_600_000 - 14 * 86_400_000);
+        // In Tokyo (UTC+9) it is already 19:00, so the local day began at 15:00 UTC the day before.
+        let tokyo = Zone::parse("Asia/Tokyo").unwrap();
+        assert_eq!(window_range(Window::Calendar { unit: CalendarUnit::Day }, now, tokyo).0, now - 19 * 3_600_000);
+    }
+}

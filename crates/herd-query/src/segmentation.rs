@@ -12,7 +12,7 @@ use herd_model::report::{
 };
 
 use crate::buckets::{Zone, buckets};
-use crate::compile::{Aggregate, Scope};
+use crate::compile::{Aggregate, Scope, histogram_bounds};
 use crate::error::{QueryError, Result};
 use crate::formula::{Formula, FormulaMetric};
 
@@ -81,6 +81,7 @@ fn metric_value(metric: &Metric, cell: Cell, active: f64) -> f64 {
             }
         }
         Metric::Sum(_) => cell.vsum,
+        Metric::Histogram(_) => cell.uniques,
         Metric::ValueAverage(_) => {
             if cell.vcount == 0.0 {
                 0.0
@@ -93,7 +94,7 @@ fn metric_value(metric: &Metric, cell: Cell, active: f64) -> f64 {
 
 fn value_property(metric: &Metric) -> Option<&PropertyRef> {
     match metric {
-        Metric::Sum(p) | Metric::ValueAverage(p) => Some(p),
+        Metric::Sum(p) | Metric::ValueAverage(p) | Metric::Histogram(p) => Some(p),
         _ => None,
     }
 }
@@ -127,8 +128,23 @@ impl Plan<'_> {
             time_zone: self.zone_name,
             by_bucket,
             bare,
+            histogram: None,
         }
     }
+}
+
+/// The smallest and largest value of a histogram's property, if any event has one.
+async fn value_range(ctx: &SessionContext, sql: &str) -> Result<Option<(f64, f64)>> {
+    let batches: Vec<RecordBatch> = ctx.sql(sql).await?.collect().await?;
+    let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else { return Ok(None) };
+    let arrays = [cast(b.column(0), &DataType::Float64)?, cast(b.column(1), &DataType::Float64)?];
+    let (lo, hi) = (column::<Float64Array>(&arrays, 0), column::<Float64Array>(&arrays, 1));
+    Ok((lo.is_valid(0) && hi.is_valid(0)).then(|| (lo.value(0), hi.value(0))))
+}
+
+/// The lower bound of a histogram bucket label `[a, b)`.
+fn bucket_start_of(label: &str) -> f64 {
+    label.strip_prefix('[').and_then(|r| r.split(',').next()).and_then(|a| a.trim().parse().ok()).unwrap_or(f64::MAX)
 }
 
 /// Checks a chart before anything runs; the messages say what to fix.
@@ -197,6 +213,19 @@ pub(crate) async fn segmentation(
                     run(ctx, &plan.aggregate(&bare, segment, true, false).sql()?, 0).await?,
                     run(ctx, &plan.aggregate(&bare, segment, false, false).sql()?, 0).await?,
                 )
+            } else if matches!(req.metric, Metric::Histogram(_)) {
+                let range = value_range(ctx, &plan.aggregate(event, segment, false, false).value_range_sql()?).await?;
+                match range {
+                    None => Default::default(),
+                    Some((lo, hi)) => {
+                        let bounds = histogram_bounds(lo, hi);
+                        let mut by = plan.aggregate(event, segment, true, false);
+                        by.histogram = Some(&bounds);
+                        let mut total = plan.aggregate(event, segment, false, false);
+                        total.histogram = Some(&bounds);
+                        (run(ctx, &by.sql()?, labels + 1).await?, run(ctx, &total.sql()?, labels + 1).await?)
+                    }
+                }
             } else {
                 (
                     run(ctx, &plan.aggregate(event, segment, true, false).sql()?, labels).await?,
@@ -263,6 +292,22 @@ pub(crate) async fn segmentation(
             }
             lines.sort_by(|a, b| b.total.total_cmp(&a.total).then_with(|| a.labels.cmp(&b.labels)));
             lines.truncate(req.limit.max(1));
+            if matches!(req.metric, Metric::Histogram(_)) {
+                // A histogram reads left to right: buckets in value order within each group-by value.
+                let key = |s: &Series| {
+                    let (bucket, rest) = s
+                        .labels
+                        .split_last()
+                        .map(|(b, r)| (bucket_start_of(b), r.to_vec()))
+                        .unwrap_or((0.0, Vec::new()));
+                    (rest, bucket)
+                };
+                lines.sort_by(|a, b| {
+                    let (ra, ba) = key(a);
+                    let (rb, bb) = key(b);
+                    ra.cmp(&rb).then(ba.total_cmp(&bb))
+                });
+            }
             series.extend(lines);
         }
     }

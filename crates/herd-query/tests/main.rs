@@ -1,4 +1,5 @@
 //! Report math on small hand-built datasets, with the expected numbers worked out by hand.
 
 mod accounts;
+mod histogram;
 mod segmentation;

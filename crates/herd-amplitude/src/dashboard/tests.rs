@@ -181,7 +181,7 @@ fn bad_input_table() {
             "unknown metric",
             format!("{ok}&m=median"),
             json!({"code": 400, "error": "Unknown metric: median",
-                "message": "m must be one of uniques (default), totals, pct_dau, average, sums, value_avg, formula"}),
+                "message": "m must be one of uniques (default), totals, pct_dau, average, sums, value_avg, histogram, formula"}),
         ),
         (
             "metric given twice",
@@ -189,10 +189,10 @@ fn bad_input_table() {
             json!({"code": 400, "error": "Invalid parameter: m", "message": "m is given 2 times; give it once"}),
         ),
         (
-            "histogram",
+            "histogram without its property",
             format!("{ok}&m=histogram"),
-            json!({"code": 400, "error": "Unsupported parameter: m=histogram",
-                "message": "Herd does not support m=histogram; use m=sums or m=value_avg, or group by the property"}),
+            json!({"code": 400, "error": "Invalid parameter: e.group_by",
+                "message": "e.group_by is needed with m=histogram: its first entry is the property to aggregate, e.g. \"group_by\":[{\"type\":\"event\",\"value\":\"price\"}]"}),
         ),
         (
             "formula metric without formula",
