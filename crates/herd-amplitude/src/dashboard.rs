@@ -8,8 +8,9 @@
 //!   error. Raw (unencoded) JSON as `curl -g` sends it is read whole, `&` inside strings included, and
 //!   percent-escapes inside it are decoded (Amplitude's docs write `ce:Play%20Song`); unknown parameters are
 //!   ignored.
-//! - **Events.** `ce:` is stripped from custom event names; `_all` and `_active` are Herd's `Any` and `Active`;
-//!   Amplitude's revenue pseudo-events (`revenue_amount`, `verified_revenue`, `unverified_revenue`) and `_new` are
+//! - **Events.** `ce:` is stripped from custom event names; `_all`, `_active` and `_new` are Herd's `Any`,
+//!   `Active` and `New` (each unit's first event ever: new users, or new groups with `countGroup`);
+//!   Amplitude's revenue pseudo-events (`revenue_amount`, `verified_revenue`, `unverified_revenue`) are
 //!   refused. `n` (`any` | `active`) is accepted and has no effect, since Herd counts every event as active.
 //! - **Properties.** User-level keys (`subprop_type: "user"`, segment `prop`, `g`): `gp:name` is the custom user
 //!   property `name`; Amplitude's built-in names (`country`, `platform`, `version`, `os`, `device`, `DMA`, …, see
@@ -467,7 +468,8 @@ fn parse_event(param: &str, raw: &str) -> Result<EventSpec, DashboardError> {
     let event = match event_type {
         "_all" => EventSelector::Any,
         "_active" => EventSelector::Active,
-        "_new" | "revenue_amount" | "verified_revenue" | "unverified_revenue" => {
+        "_new" => EventSelector::New,
+        "revenue_amount" | "verified_revenue" | "unverified_revenue" => {
             return Err(unsupported(
                 format!("{param}.event_type {event_type:?}"),
                 "name the event itself, e.g. ce:Purchase (m=sums with its price property sums revenue)",

@@ -23,6 +23,7 @@ mod group_identify;
 mod identify;
 mod legacy;
 mod response;
+mod rest;
 mod timefmt;
 mod upload;
 
@@ -40,6 +41,10 @@ pub use legacy::{
 };
 pub use response::{
     TEXT_SUCCESS, Throttle, UploadSuccess, error_body, invalid_api_key_body, payload_too_large_body, throttled_body,
+};
+pub use rest::{
+    EventTypeSummary, TaxonomyEvent, events_list_response, parse_users, realtime_response, taxonomy_response,
+    user_activity_response, user_search_response, users_response,
 };
 pub use timefmt::format_export_time;
 pub use upload::{Upload, UploadError, UploadLimits, parse_upload};

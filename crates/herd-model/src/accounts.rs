@@ -93,6 +93,9 @@ impl DynamicProperty {
         if self.group_type.trim().is_empty() {
             return Err("group_type must name a group type, e.g. \"org\"".into());
         }
+        if self.event.event == crate::report::EventSelector::New {
+            return Err("event \"new\" is not available for dynamic properties; use \"active\" or a named event".into());
+        }
         if !self.event.group_by.is_empty() {
             return Err("a dynamic property counts one number per group: remove event.group_by".into());
         }

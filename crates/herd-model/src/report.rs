@@ -45,6 +45,8 @@ pub enum EventSelector {
     Active,
     /// Events of one type.
     Named(String),
+    /// Each counted unit's first active event ever (Amplitude's `_new`): counts new users, or new groups.
+    New,
 }
 
 /// Where a property lives.

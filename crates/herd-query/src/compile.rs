@@ -100,7 +100,7 @@ pub(crate) fn histogram_bounds(lo: f64, hi: f64) -> Vec<f64> {
 /// The condition that selects a chart event's rows.
 pub(crate) fn selector(event: &EventSelector) -> String {
     match event {
-        EventSelector::Any | EventSelector::Active => {
+        EventSelector::Any | EventSelector::Active | EventSelector::New => {
             format!(
                 "event_type NOT IN ({}, {})",
                 lit(herd_model::IDENTIFY_EVENT),
@@ -331,21 +331,33 @@ impl Aggregate<'_> {
         } else {
             "CAST(0 AS BIGINT)".into()
         };
-        let base = format!(
-            "SELECT {x} AS x, amplitude_id, groups, event_properties, user_properties, group_properties, device, \
-             event_type, user_id, device_id FROM events \
-             WHERE CAST(event_time AS BIGINT) >= {start} AND CAST(event_time AS BIGINT) < {end} AND {selector}",
+        let range = format!(
+            "CAST(event_time AS BIGINT) >= {start} AND CAST(event_time AS BIGINT) < {end}",
             start = self.start_ms,
             end = self.end_ms
+        );
+        let new = self.event.event == EventSelector::New;
+        // `_new`: every unit's first event ever is found over all time, then kept if it falls in the range.
+        let base = format!(
+            "SELECT {x} AS x, event_time, seq, amplitude_id, groups, event_properties, user_properties, \
+             group_properties, device, event_type, user_id, device_id FROM events WHERE {}{selector}",
+            if new { String::new() } else { format!("{range} AND ") }
         );
         let unit = match self.scope.count_by {
             CountBy::User => "amplitude_id".to_owned(),
             CountBy::Group(t) => format!("unnest(herd_values(groups, {}))", lit(t)),
         };
-        let with_unit = format!(
-            "SELECT x, {unit} AS unit, amplitude_id, groups, event_properties, user_properties, group_properties, \
-             device, event_type, user_id, device_id FROM ({base}) base"
-        );
+        let columns = "amplitude_id, groups, event_properties, user_properties, group_properties, device, event_type, \
+                       user_id, device_id";
+        let with_unit = format!("SELECT x, event_time, seq, {unit} AS unit, {columns} FROM ({base}) base");
+        let with_unit = if new {
+            format!(
+                "SELECT x, unit, {columns} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY unit ORDER BY event_time, \
+                 seq) AS first_rank FROM ({with_unit}) ranked) firsts WHERE first_rank = 1 AND {range}"
+            )
+        } else {
+            format!("SELECT x, unit, {columns} FROM ({with_unit}) u")
+        };
         let mut conditions: Vec<String> = Vec::new();
         let own_filters: &[Filter] = if self.bare { &[] } else { &self.event.filters };
         for f in own_filters.iter().chain(self.segment) {

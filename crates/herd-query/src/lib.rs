@@ -7,6 +7,7 @@
 
 mod accounts;
 pub mod buckets;
+mod catalog;
 pub mod compile;
 mod dynamic;
 mod error;
@@ -23,6 +24,7 @@ use herd_model::accounts::{AccountsQuery, AccountsResult, DynamicProperty, Group
 use herd_model::report::{PropertyMode, Segmentation, SegmentationResult};
 use herd_store::ProjectStore;
 
+pub use catalog::EventTypeStats;
 pub use error::{QueryError, Result};
 
 /// The project setting that holds its reporting time zone (IANA name or offset; default UTC).
@@ -126,6 +128,32 @@ impl QueryEngine {
         .await
     }
 
+    /// Every event type of the project with its counts since `period_start_ms`, first and last seen and event
+    /// property names.
+    pub async fn event_types(&self, project: Arc<ProjectStore>, period_start_ms: i64) -> Result<Vec<EventTypeStats>> {
+        self.spawn(async move {
+            let loaded = session::open(&project, false).await?;
+            catalog::event_types(&loaded.ctx, period_start_ms).await
+        })
+        .await
+    }
+
+    /// The events of a user (its `amplitude_id`s), latest or earliest first, paged.
+    pub async fn user_events(
+        &self,
+        project: Arc<ProjectStore>,
+        amplitude_ids: Vec<u64>,
+        offset: usize,
+        limit: usize,
+        latest_first: bool,
+    ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>> {
+        self.spawn(async move {
+            let loaded = session::open(&project, false).await?;
+            catalog::user_events(&loaded.ctx, &amplitude_ids, offset, limit, latest_first).await
+        })
+        .await
+    }
+
     /// Read-only SQL over the project's `events`, `users` and `groups` tables. Only one `SELECT` (or `WITH …
     /// SELECT`, `EXPLAIN`, `SHOW`, `DESCRIBE`) statement is accepted.
     pub async fn sql(&self, project: Arc<ProjectStore>, sql: String) -> Result<Vec<RecordBatch>> {
@@ -143,7 +171,7 @@ impl QueryEngine {
 }
 
 /// The reporting time zone of a project (its `time_zone` setting, default UTC).
-fn project_zone(settings: &std::collections::BTreeMap<String, String>) -> Result<buckets::Zone> {
+pub fn project_zone(settings: &std::collections::BTreeMap<String, String>) -> Result<buckets::Zone> {
     let name = settings.get(TIME_ZONE_SETTING).map(String::as_str).unwrap_or("UTC");
     buckets::Zone::parse(name).map_err(QueryError::Invalid)
 }

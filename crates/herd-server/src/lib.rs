@@ -9,6 +9,7 @@ pub mod error;
 pub mod export;
 pub mod ingest;
 pub mod query;
+pub mod rest;
 pub mod segment;
 pub mod settings;
 pub mod throttle;
@@ -66,6 +67,12 @@ pub fn router(state: AppState) -> Router {
         .route("/", post(ingest::legacy_upload))
         .route("/api/2/export", get(export::export))
         .route("/api/2/events/segmentation", get(query::segmentation_rest))
+        .route("/api/2/users", get(rest::users))
+        .route("/api/2/realtime", get(rest::realtime))
+        .route("/api/2/events/list", get(rest::events_list))
+        .route("/api/2/taxonomy/event", get(rest::taxonomy))
+        .route("/api/2/usersearch", get(rest::user_search))
+        .route("/api/2/useractivity", get(rest::user_activity))
         .route("/api/v1/query", post(query::native))
         .route("/api/v1/sql", post(query::sql))
         .route("/api/v1/groups/{group_type}", get(accounts::list))

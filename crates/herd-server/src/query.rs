@@ -84,7 +84,7 @@ pub async fn segmentation_rest(
 }
 
 /// Counting by a group type the project has never seen is almost always a typo: say so instead of answering zeros.
-fn check_group_type(
+pub(crate) fn check_group_type(
     project: &herd_store::ProjectStore,
     count_by: &herd_model::report::CountBy,
 ) -> Result<(), ApiError> {

@@ -4,4 +4,5 @@
 mod accounts;
 mod openapi;
 mod reports;
+mod rest;
 mod routes;
