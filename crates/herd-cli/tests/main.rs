@@ -10,6 +10,7 @@ mod bad_input;
 mod cli;
 mod crash;
 mod demo;
+mod rest_client;
 mod seed_requests;
 mod segment_http;
 mod segment_sdks;

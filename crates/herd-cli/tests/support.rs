@@ -172,8 +172,12 @@ pub fn client() -> reqwest::blocking::Client {
 static VENV_LOCK: Mutex<()> = Mutex::new(());
 
 /// Python packages the tests install from PyPI (pinned so runs are reproducible).
-pub const PY_PACKAGES: &[&str] =
-    &["amplitude-analytics==1.3.0", "segment-analytics-python==2.4.0", "rudder-sdk-python==2.1.9"];
+pub const PY_PACKAGES: &[&str] = &[
+    "amplitude-analytics==1.3.0",
+    "segment-analytics-python==2.4.0",
+    "rudder-sdk-python==2.1.9",
+    "amplitude-data-wrapper==0.6.2",
+];
 
 /// A virtualenv's python with [`PY_PACKAGES`] installed; created on first use.
 /// `HERD_TEST_VENV` chooses where (CI keeps it in a cache directory); default `target/test-venv`.
