@@ -26,16 +26,60 @@ use serde_json::Value;
 
 use crate::buckets::{Zone, bucket_start, interval_from_name};
 
-/// Arguments as string arrays of the batch's length.
-fn string_args(args: &ScalarFunctionArgs) -> Result<Vec<StringArray>> {
-    let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-    arrays
-        .iter()
-        .map(|a| {
-            let a = cast(a, &DataType::Utf8)?;
-            Ok(a.as_any().downcast_ref::<StringArray>().expect("cast to Utf8 gives a StringArray").clone())
-        })
-        .collect()
+/// A call's arguments as text, with literals kept as one value instead of one per row, so that a function can
+/// remember its answer for each distinct combination of the per-row values (JSON texts repeat a lot: the same
+/// groups, the same user properties) and parse each only once per batch.
+struct Args {
+    arrays: Vec<StringArray>,
+    literal: Vec<bool>,
+}
+
+impl Args {
+    fn new(args: &ScalarFunctionArgs) -> Result<Args> {
+        Args::of(&args.args)
+    }
+
+    fn of(values: &[ColumnarValue]) -> Result<Args> {
+        let mut arrays = Vec::with_capacity(values.len());
+        let mut literal = Vec::with_capacity(values.len());
+        for a in values {
+            let (array, is_literal) = match a {
+                ColumnarValue::Scalar(v) => (v.to_array_of_size(1)?, true),
+                ColumnarValue::Array(a) => (a.clone(), false),
+            };
+            let array = cast(&array, &DataType::Utf8)?;
+            arrays
+                .push(array.as_any().downcast_ref::<StringArray>().expect("cast to Utf8 gives a StringArray").clone());
+            literal.push(is_literal);
+        }
+        Ok(Args { arrays, literal })
+    }
+
+    fn len(&self) -> usize {
+        self.arrays.len()
+    }
+
+    fn at(&self, i: usize, row: usize) -> usize {
+        if self.literal[i] { 0 } else { row }
+    }
+
+    fn valid(&self, i: usize, row: usize) -> bool {
+        self.arrays[i].is_valid(self.at(i, row))
+    }
+
+    fn value(&self, i: usize, row: usize) -> &str {
+        self.arrays[i].value(self.at(i, row))
+    }
+
+    /// The non-null values of arguments `from..` (a path).
+    fn path(&self, from: usize, row: usize) -> Vec<&str> {
+        (from..self.len()).filter(|i| self.valid(*i, row)).map(|i| self.value(i, row)).collect()
+    }
+
+    /// What a row's answer depends on: every per-row argument (NULL distinguished from text).
+    fn key(&self, row: usize) -> Vec<Option<&str>> {
+        (0..self.len()).filter(|i| !self.literal[*i]).map(|i| self.valid(i, row).then(|| self.value(i, row))).collect()
+    }
 }
 
 /// Values found at `path` in `json`; `*` matches every key.
@@ -78,10 +122,6 @@ fn parse(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or(Value::Null)
 }
 
-fn path_of(args: &[StringArray], from: usize, row: usize) -> Vec<String> {
-    args[from..].iter().filter(|a| a.is_valid(row)).map(|a| a.value(row).to_owned()).collect()
-}
-
 macro_rules! simple_udf {
     ($name:ident) => {
         #[derive(Debug, PartialEq, Eq, Hash)]
@@ -118,22 +158,21 @@ impl ScalarUDFImpl for HerdGet {
         Ok(DataType::Utf8)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let a = string_args(&args)?;
+        let a = Args::new(&args)?;
         let mut out = StringBuilder::new();
+        let mut memo: HashMap<Vec<Option<&str>>, Option<String>> = HashMap::new();
         for row in 0..args.number_rows {
-            if !a[0].is_valid(row) {
+            if !a.valid(0, row) {
                 out.append_null();
                 continue;
             }
-            let json = parse(a[0].value(row));
-            let path = path_of(&a, 1, row);
-            let path: Vec<&str> = path.iter().map(String::as_str).collect();
-            let mut found = Vec::new();
-            lookup(&json, &path, &mut found);
-            match found.into_iter().find(|v| !v.is_null()) {
-                Some(v) => out.append_value(text_of(v)),
-                None => out.append_null(),
-            }
+            let answer = memo.entry(a.key(row)).or_insert_with(|| {
+                let json = parse(a.value(0, row));
+                let mut found = Vec::new();
+                lookup(&json, &a.path(1, row), &mut found);
+                found.into_iter().find(|v| !v.is_null()).map(text_of)
+            });
+            out.append_option(answer.as_deref());
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish())))
     }
@@ -150,27 +189,29 @@ impl ScalarUDFImpl for HerdValues {
         Ok(DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))))
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let a = string_args(&args)?;
+        let a = Args::new(&args)?;
         let mut out = ListBuilder::new(StringBuilder::new());
+        let mut memo: HashMap<Vec<Option<&str>>, Vec<String>> = HashMap::new();
         for row in 0..args.number_rows {
-            if a[0].is_valid(row) {
-                let json = parse(a[0].value(row));
-                let path = path_of(&a, 1, row);
-                let path: Vec<&str> = path.iter().map(String::as_str).collect();
-                let mut found = Vec::new();
-                lookup(&json, &path, &mut found);
+            let values = memo.entry(a.key(row)).or_insert_with(|| {
                 let mut seen: Vec<String> = Vec::new();
-                for v in flat_values(&found) {
-                    if !seen.contains(&v) {
-                        out.values().append_value(&v);
-                        seen.push(v);
+                if a.valid(0, row) {
+                    let json = parse(a.value(0, row));
+                    let mut found = Vec::new();
+                    lookup(&json, &a.path(1, row), &mut found);
+                    for v in flat_values(&found) {
+                        if !seen.contains(&v) {
+                            seen.push(v);
+                        }
                     }
                 }
                 if seen.is_empty() && self.none_label {
-                    out.values().append_value(herd_model::report::NONE_LABEL);
+                    seen.push(herd_model::report::NONE_LABEL.to_owned());
                 }
-            } else if self.none_label {
-                out.values().append_value(herd_model::report::NONE_LABEL);
+                seen
+            });
+            for v in values.iter() {
+                out.values().append_value(v);
             }
             out.append(true);
         }
@@ -227,23 +268,25 @@ impl ScalarUDFImpl for HerdMatch {
         Ok(DataType::Boolean)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let a = string_args(&args)?;
+        let a = Args::new(&args)?;
         if a.len() < 4 {
             return Err(DataFusionError::Plan("herd_match(json, op, values_json, key, ...) needs a path".into()));
         }
         let mut out = Vec::with_capacity(args.number_rows);
+        let mut memo: HashMap<Vec<Option<&str>>, bool> = HashMap::new();
         for row in 0..args.number_rows {
-            let json = if a[0].is_valid(row) { parse(a[0].value(row)) } else { Value::Null };
-            let path = path_of(&a, 3, row);
-            let path: Vec<&str> = path.iter().map(String::as_str).collect();
-            let mut found = Vec::new();
-            lookup(&json, &path, &mut found);
-            let found = flat_values(&found);
-            let wanted: Vec<String> = match parse(a[2].value(row)) {
-                Value::Array(items) => items.iter().map(text_of).collect(),
-                other => vec![text_of(&other)],
-            };
-            out.push(Some(matches(a[1].value(row), &found, &wanted)));
+            let answer = *memo.entry(a.key(row)).or_insert_with(|| {
+                let json = if a.valid(0, row) { parse(a.value(0, row)) } else { Value::Null };
+                let mut found = Vec::new();
+                lookup(&json, &a.path(3, row), &mut found);
+                let found = flat_values(&found);
+                let wanted: Vec<String> = match parse(a.value(2, row)) {
+                    Value::Array(items) => items.iter().map(text_of).collect(),
+                    other => vec![text_of(&other)],
+                };
+                matches(a.value(1, row), &found, &wanted)
+            });
+            out.push(Some(answer));
         }
         Ok(ColumnarValue::Array(Arc::new(BooleanArray::from(out))))
     }
@@ -287,22 +330,26 @@ impl ScalarUDFImpl for HerdCurrent {
         Ok(DataType::Utf8)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let a = string_args(&args)?;
+        let a = Args::new(&args)?;
         let mut out = StringBuilder::new();
+        let mut memo: HashMap<Vec<Option<&str>>, String> = HashMap::new();
         for row in 0..args.number_rows {
-            if !a[1].is_valid(row) {
+            if !a.valid(1, row) {
                 out.append_null();
                 continue;
             }
-            match a[0].value(row) {
-                "user" => match a[1].value(row).parse::<u64>().ok().and_then(|id| self.state.users.get(&id)) {
-                    Some(props) => out.append_value(props),
-                    None => out.append_value("{}"),
-                },
+            let answer = memo.entry(a.key(row)).or_insert_with(|| match a.value(0, row) {
+                "user" => a
+                    .value(1, row)
+                    .parse::<u64>()
+                    .ok()
+                    .and_then(|id| self.state.users.get(&id))
+                    .cloned()
+                    .unwrap_or_else(|| "{}".to_owned()),
                 _ => {
                     // A `groups` column ({type: [values]}) → {type: {value: current properties}}.
                     let mut stamped = serde_json::Map::new();
-                    if let Value::Object(groups) = parse(a[1].value(row)) {
+                    if let Value::Object(groups) = parse(a.value(1, row)) {
                         for (t, values) in groups {
                             let mut by_value = serde_json::Map::new();
                             for v in flat_values(&[&values]) {
@@ -312,9 +359,10 @@ impl ScalarUDFImpl for HerdCurrent {
                             stamped.insert(t, Value::Object(by_value));
                         }
                     }
-                    out.append_value(Value::Object(stamped).to_string());
+                    Value::Object(stamped).to_string()
                 }
-            }
+            });
+            out.append_value(answer.as_str());
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish()) as ArrayRef))
     }
@@ -337,18 +385,21 @@ impl ScalarUDFImpl for HerdBucket {
         Ok(DataType::Int64)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let times = cast(&cast(&arrays[0], &DataType::Int64)?, &DataType::Int64)?;
+        let arrays = ColumnarValue::values_to_arrays(&args.args[..1])?;
+        let times = cast(&arrays[0], &DataType::Int64)?;
         let times = times.as_any().downcast_ref::<Int64Array>().expect("cast to Int64");
-        let names = string_args(&args)?;
+        let names = Args::of(&args.args[1..])?;
         let mut out = Int64Builder::with_capacity(args.number_rows);
         let mut cached: Option<(String, String, Interval, Zone)> = None;
+        // Bucket boundaries fall on whole minutes (zone offsets are whole minutes), so every instant of a minute
+        // has the same bucket; rows come roughly in time order, so the last minute is usually the next one's.
+        let mut last_minute: Option<(i64, i64)> = None;
         for row in 0..args.number_rows {
             if !times.is_valid(row) {
                 out.append_null();
                 continue;
             }
-            let (i, z) = (names[1].value(row), names[2].value(row));
+            let (i, z) = (names.value(0, row), names.value(1, row));
             let fresh = match &cached {
                 Some((ci, cz, _, _)) => ci != i || cz != z,
                 None => true,
@@ -358,9 +409,20 @@ impl ScalarUDFImpl for HerdBucket {
                     .ok_or_else(|| DataFusionError::Plan(format!("herd_bucket: unknown interval {i:?}")))?;
                 let zone = Zone::parse(z).map_err(DataFusionError::Plan)?;
                 cached = Some((i.to_owned(), z.to_owned(), interval, zone));
+                last_minute = None;
             }
             let (_, _, interval, zone) = cached.as_ref().expect("set above");
-            out.append_value(bucket_start(times.value(row), *interval, *zone));
+            let t = times.value(row);
+            let minute = t.div_euclid(60_000);
+            let start = match last_minute {
+                Some((m, start)) if m == minute => start,
+                _ => {
+                    let start = bucket_start(t, *interval, *zone);
+                    last_minute = Some((minute, start));
+                    start
+                }
+            };
+            out.append_value(start);
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish())))
     }
