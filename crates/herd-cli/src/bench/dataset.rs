@@ -24,16 +24,16 @@ pub(crate) const FEATURES: [&str; 5] = ["dashboards", "reports", "alerts", "api"
 /// The size and time range of a dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Params {
-    pub events: u64,
-    pub users: u64,
-    pub accounts: u64,
-    pub days: u64,
+    pub(crate) events: u64,
+    pub(crate) users: u64,
+    pub(crate) accounts: u64,
+    pub(crate) days: u64,
     /// Exclusive end of the event range, ms since the epoch (a UTC midnight).
-    pub end_ms: i64,
+    pub(crate) end_ms: i64,
 }
 
 impl Params {
-    pub fn start_ms(&self) -> i64 {
+    pub(crate) fn start_ms(&self) -> i64 {
         self.end_ms - self.days as i64 * DAY_MS
     }
 }
@@ -45,10 +45,10 @@ pub(crate) const DAY_MS: i64 = 86_400_000;
 pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         Rng(seed)
     }
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -56,7 +56,7 @@ impl Rng {
         z ^ (z >> 31)
     }
     /// Uniform in `0..n`.
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         ((u128::from(self.next_u64()) * u128::from(n.max(1))) >> 64) as u64
     }
 }
@@ -115,10 +115,11 @@ pub(crate) fn setup_commands(p: &Params, accounts_of_users: &[u32], rng: &mut Rn
     for (u, &k) in accounts_of_users.iter().enumerate() {
         let mut groups = GroupSet::new();
         groups.insert(GROUP_TYPE, &account_id(u64::from(k)));
+        let role = ["admin", "member", "viewer"][u % 3];
         out.push(Command::Identify(Box::new(Identify {
             user_id: Some(user_id(u as u64)),
             time: Some(t),
-            user_ops: PropertyOps::set(props(json!({"role": ["admin", "member", "viewer"][u % 3]}))),
+            user_ops: PropertyOps::set(props(json!({ "role": role }))),
             groups,
             ..Default::default()
         })));

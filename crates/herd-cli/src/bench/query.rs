@@ -3,7 +3,6 @@
 //! `duckdb`, timed inside Python) over the same events exported to one flat Parquet file.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -245,7 +244,7 @@ fn generate(store_project: &ProjectStore, p: &Params, marker: &Path) -> Result<(
     let received = p.end_ms;
     let started = Instant::now();
     for chunk in dataset::setup_commands(p, &accounts, &mut rng).chunks(BATCH as usize) {
-        rt.block_on(store_project.submit(chunk.to_vec(), received))?;
+        rt.block_on(store_project.submit(chunk.to_vec(), received))?.map_err(|r| anyhow::anyhow!("refused: {r:?}"))?;
     }
     let bar = ProgressBar::new(p.events).with_style(
         ProgressStyle::with_template("{msg:>12} {bar:40} {pos}/{len} events {per_sec} eta {eta}").expect("template"),
@@ -254,7 +253,8 @@ fn generate(store_project: &ProjectStore, p: &Params, marker: &Path) -> Result<(
     let mut n = 0;
     while n < p.events {
         let to = (n + BATCH).min(p.events);
-        rt.block_on(store_project.submit(dataset::events(p, n, to, &mut rng), received))?;
+        rt.block_on(store_project.submit(dataset::events(p, n, to, &mut rng), received))?
+            .map_err(|r| anyhow::anyhow!("refused: {r:?}"))?;
         bar.inc(to - n);
         n = to;
     }
