@@ -1,6 +1,10 @@
 //! `herd bench ingest`: drives `/batch` over loopback with concurrent clients and reports events/s and
 //! acknowledgement latency with durable (fsync'd) acks, next to the same load against a parse-and-discard endpoint
-//! of the same HTTP stack (the ceiling), and a paced run at half the durable rate.
+//! of the same HTTP stack (the ceiling), and a paced run at half the durable rate. `herd bench query` (in
+//! [`query`]) times reports against DuckDB.
+
+mod dataset;
+mod query;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +19,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub(crate) enum BenchCommand {
     /// Ingestion throughput and latency through `/batch`.
     Ingest(IngestArgs),
+    /// Report latency through the query engine, next to DuckDB on the same data.
+    Query(query::QueryArgs),
 }
 
 #[derive(Debug, Args)]
@@ -39,6 +45,7 @@ pub(crate) struct IngestArgs {
 pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Ingest(args) => ingest(args),
+        BenchCommand::Query(args) => query::run(args),
     }
 }
 
