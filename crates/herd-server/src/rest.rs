@@ -217,13 +217,23 @@ pub async fn user_activity(State(s): State<AppState>, headers: HeaderMap, RawQue
             s.queries.user_events(project.clone(), ids.clone(), offset, limit, latest).await.map_err(query_error)?;
         let list = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
         let summary_sql = format!(
-            "SELECT COUNT(*) AS n, COUNT(DISTINCT session_id) AS sessions, MIN(event_time) AS first, \
+            "SELECT COUNT(*) AS n, COUNT(DISTINCT CASE WHEN session_id >= 0 THEN session_id END) AS sessions, MIN(event_time) AS first, \
              MAX(event_time) AS last FROM events WHERE amplitude_id IN ({list}) AND event_type NOT IN ('$identify', '$groupidentify')"
         );
-        let summary = s.queries.sql(project, summary_sql).await.map_err(query_error)?;
+        let summary = s.queries.sql(project.clone(), summary_sql).await.map_err(query_error)?;
         let summary =
             herd_query::rows::to_json_rows(&summary).map_err(query_error)?.into_iter().next().unwrap_or_default();
-        let latest_event = if latest && offset == 0 { events.first().cloned() } else { None };
+        // Device fields come from the user's latest event, whatever page was asked for.
+        let latest_event = if latest && offset == 0 {
+            events.first().cloned()
+        } else {
+            s.queries
+                .user_events(project.clone(), ids.clone(), 0, 1, true)
+                .await
+                .map_err(query_error)?
+                .into_iter()
+                .next()
+        };
         let device = |k: &str| latest_event.as_ref().and_then(|e| e.get(k)).cloned().unwrap_or(Value::Null);
         let mut data = Map::new();
         data.insert("user_id".into(), json!(user.user_id));
@@ -233,10 +243,27 @@ pub async fn user_activity(State(s): State<AppState>, headers: HeaderMap, RawQue
         data.insert("num_sessions".into(), summary.get("sessions").cloned().unwrap_or(json!(0)));
         data.insert("first_used".into(), summary.get("first").cloned().unwrap_or(Value::Null));
         data.insert("last_used".into(), summary.get("last").cloned().unwrap_or(Value::Null));
-        for k in ["platform", "os_name", "version_name", "device_model", "country", "region", "city", "language"] {
-            data.insert(k.into(), device(k));
+        // Amplitude's userData names ← Herd's stored device keys.
+        for (name, key) in [
+            ("platform", "platform"),
+            ("os", "os_name"),
+            ("version", "app_version"),
+            ("device", "device_model"),
+            ("device_type", "device_model"),
+            ("carrier", "carrier"),
+            ("country", "country"),
+            ("region", "region"),
+            ("city", "city"),
+            ("dma", "dma"),
+            ("language", "language"),
+        ] {
+            data.insert(name.into(), device(key));
         }
-        data.insert("device_ids".into(), json!(user.device_ids));
+        let mut device_ids = user.device_ids.clone();
+        for (_, u) in users.iter().filter(|(i, _)| merged.contains(i)) {
+            device_ids.extend(u.device_ids.iter().filter(|d| !device_ids.contains(d)).cloned().collect::<Vec<_>>());
+        }
+        data.insert("device_ids".into(), json!(device_ids));
         data.insert("properties".into(), Value::Object(user.properties.clone()));
         data.insert("groups".into(), user.groups.to_json());
         let events: Vec<Value> = events.into_iter().map(Value::Object).collect();

@@ -125,6 +125,7 @@ async fn user_search_and_activity() {
     let (status, body, _) = call(&app, get(&format!("/api/2/useractivity?user={aid}"), &auth)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["userData"]["num_events"], 2);
+    assert_eq!(body["userData"]["num_sessions"], 0, "events without a session are not a session");
     assert_eq!(body["userData"]["user_id"], "alice-0001");
     assert_eq!(body["events"].as_array().unwrap().len(), 2);
     let (_, body, _) =
@@ -132,6 +133,13 @@ async fn user_search_and_activity() {
     let events = body["events"].as_array().unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["event_properties"]["genre"], "jazz", "the earliest event first: {body}");
+    // Device fields come from the latest event whatever the page.
+    let (_, bob, _) = call(&app, get(&search("bobby-0001"), &auth)).await;
+    let bob = bob["matches"][0]["amplitude_id"].as_u64().unwrap();
+    let (_, body, _) =
+        call(&app, get(&format!("/api/2/useractivity?user={bob}&offset=1&direction=earliest"), &auth)).await;
+    assert_eq!(body["userData"]["platform"], "iOS", "{body}");
+    assert!(body["events"].as_array().unwrap().is_empty());
     for (q, status) in [
         ("user=abc", StatusCode::BAD_REQUEST),
         ("user=999999", StatusCode::NOT_FOUND),
