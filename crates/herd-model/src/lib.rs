@@ -5,6 +5,7 @@
 //! the store applies commands in order and produces [`StoredEvent`]s stamped with the state that held at ingestion.
 
 pub mod accounts;
+pub mod funnel;
 pub mod command;
 pub mod event;
 pub mod groups;

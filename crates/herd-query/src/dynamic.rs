@@ -13,7 +13,7 @@ use datafusion::common::Result as DfResult;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 use datafusion::prelude::SessionContext;
 use herd_model::accounts::{CalendarUnit, DynamicMetric, DynamicProperty, Window};
-use herd_model::report::{CountBy, Filter, Interval, PropertyMode, PropertySource, Segmentation};
+use herd_model::report::{CountBy, Filter, Interval, PropertyMode, PropertyRef, PropertySource, Segmentation};
 use serde_json::{Map, Value};
 
 use crate::buckets::{Zone, bucket_start};
@@ -114,6 +114,14 @@ pub(crate) async fn compute(
 pub(crate) fn referenced<'a>(req: &Segmentation, defs: &'a [DynamicProperty]) -> Result<Vec<&'a DynamicProperty>> {
     let filters = req.events.iter().flat_map(|e| e.filters.iter()).chain(req.segments.iter().flatten());
     let properties = filters.map(|f: &Filter| &f.property).chain(req.events.iter().flat_map(|e| e.group_by.iter()));
+    referenced_by(properties, defs)
+}
+
+/// The dynamic properties among `properties`, which must all be defined.
+pub(crate) fn referenced_by<'a, 'p>(
+    properties: impl Iterator<Item = &'p PropertyRef>,
+    defs: &'a [DynamicProperty],
+) -> Result<Vec<&'a DynamicProperty>> {
     let refs: Vec<(&str, &str)> = properties
         .filter_map(|p| match &p.source {
             PropertySource::Dynamic(t) => Some((t.as_str(), p.key.as_str())),

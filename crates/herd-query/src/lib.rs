@@ -6,12 +6,15 @@
 //! Query work runs on its own Tokio runtime ([`QueryEngine`]), apart from the HTTP and ingest threads.
 
 mod accounts;
+mod aggregates;
 pub mod buckets;
 mod catalog;
 pub mod compile;
+mod compile_stream;
 mod dynamic;
 mod error;
 pub mod formula;
+mod funnel;
 pub mod rows;
 mod segmentation;
 mod session;
@@ -21,6 +24,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use herd_model::accounts::{AccountsQuery, AccountsResult, DynamicProperty, GroupProfile};
+use herd_model::funnel::{Funnel, FunnelResult};
 use herd_model::report::{PropertyMode, Segmentation, SegmentationResult};
 use herd_store::ProjectStore;
 
@@ -95,6 +99,24 @@ impl QueryEngine {
             dynamic::register(&loaded.ctx, &used, now, zone).await?;
             let buckets = used.iter().map(|d| (d.name.clone(), d.bucket_bounds())).collect();
             segmentation::segmentation(&loaded.ctx, &req, &buckets).await
+        })
+        .await
+    }
+
+    /// A funnel chart.
+    pub async fn funnel(&self, project: Arc<ProjectStore>, req: Funnel) -> Result<FunnelResult> {
+        let now = self.now_ms();
+        self.spawn(async move {
+            let loaded = session::open(&project, req.property_mode == PropertyMode::Current).await?;
+            let record = project.record();
+            let defs = DynamicProperty::all_in(&record.settings);
+            let properties = req.steps.iter().flat_map(|s| s.filters.iter()).chain(req.segments.iter().flatten());
+            let properties = properties.map(|f| &f.property).chain(req.group_by.iter());
+            let used = dynamic::referenced_by(properties, &defs)?;
+            let zone = project_zone(&record.settings)?;
+            dynamic::register(&loaded.ctx, &used, now, zone).await?;
+            let buckets = used.iter().map(|d| (d.name.clone(), d.bucket_bounds())).collect();
+            funnel::funnel(&loaded.ctx, &req, &buckets).await
         })
         .await
     }

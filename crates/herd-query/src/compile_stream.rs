@@ -1,0 +1,108 @@
+//! Per-unit stream queries compiled to SQL: the rows `(unit, ts, seq, mask, label)` that Herd's stream aggregates
+//! (`herd_funnel`, `herd_retention`) read, one group per unit. Each mask bit is one condition (a funnel step, a
+//! retention start or return event); [`IN_RANGE`](crate::aggregates::IN_RANGE) marks rows that may enter.
+//! A group value's stream is every event that carries it, whoever the member, so members complete steps together.
+
+use herd_model::report::{CountBy, EventSpec, Filter, PropertyRef, PropertySource};
+
+use crate::compile::{Scope, lit, selector};
+use crate::error::Result;
+
+/// One stream query.
+pub(crate) struct StreamQuery<'a> {
+    pub scope: Scope<'a>,
+    /// The aggregate to call, e.g. `herd_funnel`.
+    pub function: &'a str,
+    /// Mask bit `k` is set on rows matching `conditions[k]`.
+    pub conditions: &'a [EventSpec],
+    /// Filters every row must pass (a segment).
+    pub segment: &'a [Filter],
+    /// The group-by whose value each row carries (`(none)` where absent).
+    pub label: Option<&'a PropertyRef>,
+    /// Rows considered: `[from, to)`.
+    pub rows_ms: (i64, i64),
+    /// Rows that may enter: `[from, to)`.
+    pub entry_ms: (i64, i64),
+    /// Keep rows that match no condition (sequential funnels need every event of the unit).
+    pub keep_unmatched: bool,
+    /// Only units whose first event ever is in `[from, to)`.
+    pub new_in: Option<(i64, i64)>,
+}
+
+/// The columns filters and labels may read.
+const COLUMNS: &str =
+    "amplitude_id, groups, event_properties, user_properties, group_properties, device, event_type, user_id, device_id";
+
+impl StreamQuery<'_> {
+    fn unit(&self) -> String {
+        match self.scope.count_by {
+            CountBy::User => "amplitude_id".to_owned(),
+            CountBy::Group(t) => format!("unnest(herd_values(groups, {}))", lit(t)),
+        }
+    }
+
+    fn condition(&self, spec: &EventSpec) -> Result<String> {
+        let mut parts = vec![selector(&spec.event)];
+        for f in &spec.filters {
+            parts.push(self.scope.filter(f)?);
+        }
+        Ok(parts.join(" AND "))
+    }
+
+    /// A label that never multiplies rows: a group type's several values on one event stay one label.
+    fn label_expr(&self) -> String {
+        let none = lit(herd_model::report::NONE_LABEL);
+        match self.label {
+            None => none,
+            Some(p) => match self.scope.label(p) {
+                (_, true) => {
+                    let PropertySource::GroupValue(t) = &p.source else { unreachable!("only group values unnest") };
+                    format!("COALESCE(herd_get(groups, {}), {none})", lit(t))
+                }
+                (expr, false) => expr,
+            },
+        }
+    }
+
+    /// `SELECT r FROM … GROUP BY unit`, one row (the aggregate's struct) per unit.
+    pub(crate) fn sql(&self) -> Result<String> {
+        let (from, to) = self.rows_ms;
+        let not_state = selector(&herd_model::report::EventSelector::Any);
+        let base = format!(
+            "SELECT {unit} AS unit, CAST(event_time AS BIGINT) AS ts, CAST(seq AS BIGINT) AS seq, {COLUMNS} \
+             FROM events WHERE CAST(event_time AS BIGINT) >= {from} AND CAST(event_time AS BIGINT) < {to} \
+             AND {not_state}",
+            unit = self.unit()
+        );
+        let mut steps = Vec::new();
+        for (k, spec) in self.conditions.iter().enumerate() {
+            steps.push(format!("CASE WHEN {} THEN {} ELSE 0 END", self.condition(spec)?, 1u64 << k));
+        }
+        let steps = if steps.is_empty() { "0".to_owned() } else { steps.join(" + ") };
+        let (entry_from, entry_to) = self.entry_ms;
+        let in_range = crate::aggregates::IN_RANGE;
+        let mut filters = Vec::new();
+        for f in self.segment {
+            filters.push(self.scope.filter(f)?);
+        }
+        if let Some((new_from, new_to)) = self.new_in {
+            filters.push(format!(
+                "unit IN (SELECT {unit} AS unit FROM events WHERE {not_state} GROUP BY 1 \
+                 HAVING MIN(CAST(event_time AS BIGINT)) >= {new_from} AND MIN(CAST(event_time AS BIGINT)) < {new_to})",
+                unit = self.unit()
+            ));
+        }
+        let filters = if filters.is_empty() { "TRUE".to_owned() } else { filters.join(" AND ") };
+        let masked = format!(
+            "SELECT unit, ts, seq, CAST({steps} AS BIGINT) AS steps, {label} AS label FROM ({base}) b \
+             WHERE unit IS NOT NULL AND {filters}",
+            label = self.label_expr(),
+        );
+        let keep = if self.keep_unmatched { "TRUE" } else { "steps <> 0" };
+        Ok(format!(
+            "SELECT {f}(ts, seq, steps + CASE WHEN ts >= {entry_from} AND ts < {entry_to} THEN {in_range} ELSE 0 END, \
+             label) AS r FROM ({masked}) m WHERE {keep} GROUP BY unit",
+            f = self.function
+        ))
+    }
+}
