@@ -6,6 +6,7 @@
 mod support;
 
 mod amplitude_sdk;
+mod analytics_js;
 mod bad_input;
 mod cli;
 mod crash;

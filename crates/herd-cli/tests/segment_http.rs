@@ -622,6 +622,18 @@ fn settings_document_and_cors() {
     assert!(header("access-control-allow-methods").contains("POST"), "{:?}", preflight.headers());
     let allowed = header("access-control-allow-headers");
     assert!(allowed.contains("content-type") && allowed.contains("authorization"), "{allowed}");
+    // analytics.js retries with X-Retry-Count, and a page may add headers of its own: whatever a preflight asks
+    // for is allowed (docs/decisions.md 32).
+    let retry_preflight = client()
+        .request(Method::OPTIONS, server.url("/v1/b"))
+        .header("origin", "https://shop.example.com")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization,content-type,x-retry-count,x-shop-tag")
+        .send()
+        .expect("preflight");
+    assert_eq!(retry_preflight.status(), 204);
+    let allowed = retry_preflight.headers().get("access-control-allow-headers").and_then(|v| v.to_str().ok());
+    assert_eq!(allowed, Some("authorization,content-type,x-retry-count,x-shop-tag"));
 
     let url = format!("{}://{}/t", segment_io["protocol"].as_str().unwrap(), segment_io["apiHost"].as_str().unwrap());
     let body = json!({"type": "track", "event": "Signed Up", "anonymousId": "ajs-anon-9", "messageId": "ajs-next-9",
@@ -662,6 +674,11 @@ fn throttled_with_retry_after() {
         .and_then(|v| v.parse().ok())
         .expect("Retry-After in seconds");
     assert!(retry_after > 0);
+    assert_eq!(
+        reply.headers.get("access-control-expose-headers").and_then(|v| v.to_str().ok()),
+        Some("retry-after"),
+        "a page reads Retry-After from a cross-origin 429 only when it is exposed"
+    );
     assert_eq!(reply.body["success"], false);
     assert_eq!(reply.body["error"], "rate_limited");
     assert!(reply.body["message"].as_str().unwrap_or_default().contains("busy-user"), "{}", reply.body);

@@ -237,15 +237,19 @@ pub fn export_hour(days_from_now: i64) -> String {
 static NODE_LOCK: Mutex<()> = Mutex::new(());
 
 /// npm packages the tests install (pinned so runs are reproducible).
-pub const NODE_PACKAGES: &[&str] = &["@segment/analytics-node@3.1.0"];
+/// `@segment/analytics-next` is analytics.js 2.0 (its browser builds are served to Chromium as they are), and
+/// `playwright-core` drives the system's Chromium (it downloads no browser of its own).
+pub const NODE_PACKAGES: &[&str] =
+    &["@segment/analytics-node@3.1.0", "@segment/analytics-next@1.84.3", "playwright-core@1.65.1"];
 
 /// Output of `PROGRAM --version`, or a panic that says what to install: tests that need Node.js fail rather
 /// than skip when it is missing.
 fn tool_version(program: &str) -> String {
     let out = Command::new(program).arg("--version").output().unwrap_or_else(|e| {
         panic!(
-            "`{program}` is needed by the @segment/analytics-node tests but could not be run ({e}); install Node.js \
-             18 or newer with npm (Debian: apt-get install nodejs npm; .ci/run does this)"
+            "`{program}` is needed by the npm-based tests (Segment's Node.js and browser libraries) but could not \
+             be run ({e}); install Node.js 18 or newer with npm (Debian: apt-get install nodejs npm; .ci/run does \
+             this)"
         )
     });
     assert!(out.status.success(), "`{program} --version` failed: {}", String::from_utf8_lossy(&out.stderr));

@@ -145,17 +145,33 @@ pub async fn settings(State(s): State<AppState>, Path(write_key): Path<String>, 
     axum::Json(seg::settings_document(&write_key, &format!("http://{host}/v1"))).into_response()
 }
 
+/// The request headers a preflight is answered with when it names none: what Segment's browser and server
+/// libraries send (`X-Retry-Count` on every retry, research `segment.md` §1).
+const CORS_ALLOW_HEADERS: &str = "authorization, content-type, content-encoding, x-retry-count";
+
 /// Browsers post to the tracking API from other origins; Segment's API allows that, so Herd's does too.
+///
+/// Any origin, without credentials (the write key is the credential). A preflight is granted the request headers it
+/// asks for: analytics.js adds `X-Retry-Count` to every retry and lets a page add headers of its own
+/// (`deliveryStrategy.config.headers`), and a preflight refused for one of them loses the event in the browser.
+/// `Retry-After` is exposed, or a page could not read it from a cross-origin 429 and would retry on its own
+/// schedule instead (decision 32 in docs/decisions.md).
 pub async fn cors(request: axum::extract::Request, next: Next) -> Response {
     let preflight = request.method() == Method::OPTIONS;
+    let requested =
+        request.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS).filter(|v| preflight && !v.is_empty()).cloned();
     let mut response = if preflight { StatusCode::NO_CONTENT.into_response() } else { next.run(request).await };
     let h = response.headers_mut();
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("authorization, content-type, content-encoding"),
-    );
-    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("retry-after"));
+    if preflight {
+        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            requested.unwrap_or_else(|| HeaderValue::from_static(CORS_ALLOW_HEADERS)),
+        );
+        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+        h.append(header::VARY, HeaderValue::from_static("access-control-request-headers"));
+    }
     response
 }
