@@ -108,9 +108,10 @@ pub struct FunnelSeries {
     pub label: Option<String>,
     /// Units that reached each step.
     pub counts: Vec<u64>,
-    /// Median time from the previous step, ms, per step (0 for the first).
+    /// Median time from the previous step, ms, per step; the first is the whole funnel's (entry to last step, over
+    /// the units that completed it), as in Amplitude's responses.
     pub median_ms: Vec<i64>,
-    /// Average time from the previous step, ms, per step (0 for the first).
+    /// Average time from the previous step, ms, per step; the first as for `median_ms`.
     pub average_ms: Vec<i64>,
     /// Units that reached each step, by the bucket of their entry, one row per `FunnelResult::x_values`.
     pub by_bucket: Vec<Vec<u64>>,
@@ -127,9 +128,7 @@ pub struct FunnelResult {
 impl FunnelSeries {
     /// Each step's count as a fraction of the previous step's (1 for the first; 0 after an empty step).
     pub fn step_by_step(&self) -> Vec<f64> {
-        (0..self.counts.len())
-            .map(|i| if i == 0 { 1.0 } else { ratio(self.counts[i], self.counts[i - 1]) })
-            .collect()
+        (0..self.counts.len()).map(|i| if i == 0 { 1.0 } else { ratio(self.counts[i], self.counts[i - 1]) }).collect()
     }
 
     /// Each step's count as a fraction of the entrants.

@@ -5,9 +5,9 @@
 //! the store applies commands in order and produces [`StoredEvent`]s stamped with the state that held at ingestion.
 
 pub mod accounts;
-pub mod funnel;
 pub mod command;
 pub mod event;
+pub mod funnel;
 pub mod groups;
 pub mod identity;
 pub mod ops;

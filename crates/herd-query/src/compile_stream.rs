@@ -15,7 +15,8 @@ pub(crate) struct StreamQuery<'a> {
     pub function: &'a str,
     /// Mask bit `k` is set on rows matching `conditions[k]`.
     pub conditions: &'a [EventSpec],
-    /// Filters every row must pass (a segment).
+    /// Filters that rows must pass to set mask bit 0 (a segment: as in Amplitude, it decides who enters, at the
+    /// time of entry, and does not hide later events).
     pub segment: &'a [Filter],
     /// The group-by whose value each row carries (`(none)` where absent).
     pub label: Option<&'a PropertyRef>,
@@ -69,22 +70,25 @@ impl StreamQuery<'_> {
         let (from, to) = self.rows_ms;
         let not_state = selector(&herd_model::report::EventSelector::Any);
         let base = format!(
-            "SELECT {unit} AS unit, CAST(event_time AS BIGINT) AS ts, CAST(seq AS BIGINT) AS seq, {COLUMNS} \
+            "SELECT {unit} AS unit, CAST(event_time AS BIGINT) AS ev_ts, CAST(seq AS BIGINT) AS ev_seq, {COLUMNS} \
              FROM events WHERE CAST(event_time AS BIGINT) >= {from} AND CAST(event_time AS BIGINT) < {to} \
              AND {not_state}",
             unit = self.unit()
         );
         let mut steps = Vec::new();
         for (k, spec) in self.conditions.iter().enumerate() {
-            steps.push(format!("CASE WHEN {} THEN {} ELSE 0 END", self.condition(spec)?, 1u64 << k));
+            let mut condition = self.condition(spec)?;
+            if k == 0 {
+                for f in self.segment {
+                    condition = format!("{condition} AND {}", self.scope.filter(f)?);
+                }
+            }
+            steps.push(format!("CASE WHEN {condition} THEN {} ELSE 0 END", 1u64 << k));
         }
         let steps = if steps.is_empty() { "0".to_owned() } else { steps.join(" + ") };
         let (entry_from, entry_to) = self.entry_ms;
         let in_range = crate::aggregates::IN_RANGE;
         let mut filters = Vec::new();
-        for f in self.segment {
-            filters.push(self.scope.filter(f)?);
-        }
         if let Some((new_from, new_to)) = self.new_in {
             filters.push(format!(
                 "unit IN (SELECT {unit} AS unit FROM events WHERE {not_state} GROUP BY 1 \
@@ -94,13 +98,13 @@ impl StreamQuery<'_> {
         }
         let filters = if filters.is_empty() { "TRUE".to_owned() } else { filters.join(" AND ") };
         let masked = format!(
-            "SELECT unit, ts, seq, CAST({steps} AS BIGINT) AS steps, {label} AS label FROM ({base}) b \
+            "SELECT unit, ev_ts, ev_seq, CAST({steps} AS BIGINT) AS steps, {label} AS label FROM ({base}) b \
              WHERE unit IS NOT NULL AND {filters}",
             label = self.label_expr(),
         );
         let keep = if self.keep_unmatched { "TRUE" } else { "steps <> 0" };
         Ok(format!(
-            "SELECT {f}(ts, seq, steps + CASE WHEN ts >= {entry_from} AND ts < {entry_to} THEN {in_range} ELSE 0 END, \
+            "SELECT {f}(ev_ts, ev_seq, steps + CASE WHEN ev_ts >= {entry_from} AND ev_ts < {entry_to} THEN {in_range} ELSE 0 END, \
              label) AS r FROM ({masked}) m WHERE {keep} GROUP BY unit",
             f = self.function
         ))

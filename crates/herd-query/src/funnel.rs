@@ -100,6 +100,9 @@ pub(crate) fn series_of(
             let mut by_bucket = vec![vec![0u64; steps]; x_values.len()];
             for u in &units {
                 let at = position.get(&bucket(u.entry_ts)).copied();
+                if u.times.len() == steps {
+                    transitions[0].push(u.times[steps - 1] - u.times[0]);
+                }
                 for (k, t) in u.times.iter().enumerate().take(steps) {
                     counts[k] += 1;
                     if k > 0 {

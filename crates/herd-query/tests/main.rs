@@ -1,5 +1,7 @@
 //! Report math on small hand-built datasets, with the expected numbers worked out by hand.
 
 mod accounts;
+mod funnel;
 mod histogram;
 mod segmentation;
+mod support;

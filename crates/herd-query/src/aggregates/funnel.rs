@@ -15,7 +15,11 @@ impl UnitEvaluator for FunnelSpec {
     }
 
     fn evaluate(&self, events: &mut [StepEvent]) -> Option<UnitResult> {
-        FunnelSpec::evaluate(self, events).map(|a| UnitResult { entry_ts: a.entry_ts, label: a.label, times: a.reached })
+        FunnelSpec::evaluate(self, events).map(|a| UnitResult {
+            entry_ts: a.entry_ts,
+            label: a.label,
+            times: a.reached,
+        })
     }
 }
 
@@ -46,7 +50,7 @@ mod tests {
                 let group = (lcg(&mut seed) % 23) as usize;
                 let ts = (lcg(&mut seed) % 50) as i64 * 700;
                 let mut mask = (lcg(&mut seed) % 8) as i64;
-                if lcg(&mut seed) % 5 != 0 {
+                if !lcg(&mut seed).is_multiple_of(5) {
                     mask |= IN_RANGE as i64;
                 }
                 rows.push((group, ts, lcg(&mut seed) as i64, mask, labels[(lcg(&mut seed) % 3) as usize]));

@@ -42,7 +42,7 @@ pub(crate) struct FunnelSpec {
 
 impl FunnelSpec {
     /// The best attempt over `events` (sorted here), or `None` when no event may enter.
-    pub fn evaluate(&self, events: &mut [StepEvent]) -> Option<Attempt> {
+    pub(crate) fn evaluate(&self, events: &mut [StepEvent]) -> Option<Attempt> {
         events.sort_unstable_by_key(|e| (e.ts, e.seq));
         let mut best: Option<Attempt> = None;
         for (i, e) in events.iter().enumerate() {
@@ -105,15 +105,38 @@ impl FunnelSpec {
         Attempt { entry_ts: t0, label: events[entry].label, reached }
     }
 
-    /// Each next step must be the unit's very next event.
+    /// Each next step must be the unit's next event, except that events within a second of the step before or of
+    /// the step taken are simultaneous and so not "between" them (Amplitude's 1-second rule).
     fn sequential(&self, events: &[StepEvent], entry: usize) -> Attempt {
         let t0 = events[entry].ts;
+        let mut used = vec![entry];
         let mut reached = vec![t0];
-        for (k, e) in events[entry + 1..].iter().enumerate().take(self.steps - 1) {
-            if e.mask & (1u64 << (k + 1)) == 0 || e.ts - t0 > self.window_ms {
-                break;
+        let mut latest = t0;
+        for k in 1..self.steps {
+            let bit = 1u64 << k;
+            let from = events.partition_point(|e| e.ts < latest - SIMULTANEOUS_MS);
+            // The first event that is neither a candidate nor simultaneous with the previous step.
+            let mut other: Option<i64> = None;
+            let mut found = None;
+            for (j, e) in events.iter().enumerate().skip(from) {
+                if e.ts - t0 > self.window_ms || other.is_some_and(|o| e.ts > o + SIMULTANEOUS_MS) {
+                    break;
+                }
+                if used.contains(&j) {
+                    continue;
+                }
+                if e.mask & bit != 0 {
+                    found = Some(j);
+                    break;
+                }
+                if e.ts > latest + SIMULTANEOUS_MS && other.is_none() {
+                    other = Some(e.ts);
+                }
             }
-            reached.push(e.ts);
+            let Some(j) = found else { break };
+            used.push(j);
+            latest = latest.max(events[j].ts);
+            reached.push(latest);
         }
         Attempt { entry_ts: t0, label: events[entry].label, reached }
     }
@@ -137,7 +160,10 @@ impl FunnelSpec {
             }
         }
         let prefix: Vec<(usize, i64)> = first.iter().map_while(|s| *s).collect();
-        if !prefix.iter().any(|(j, _)| *j == start) {
+        // The attempt must use its start event, and its first step must be in the range (an entry).
+        if !prefix.iter().any(|(j, _)| *j == start)
+            || prefix.first().is_none_or(|(j, _)| events[*j].mask & IN_RANGE == 0)
+        {
             return None;
         }
         let mut latest = i64::MIN;
@@ -209,6 +235,19 @@ mod tests {
         assert_eq!(reached(FunnelMode::Sequential, 100 * S, &events), vec![0]);
         let events = [ev(0, &[0]), ev(20 * S, &[1]), ev(30 * S, &[2]), ev(40 * S, &[])];
         assert_eq!(reached(FunnelMode::Sequential, 100 * S, &events), vec![0, 20 * S, 30 * S]);
+        // A repeated first step is another event too.
+        let events = [ev(0, &[0]), ev(10 * S, &[0]), ev(20 * S, &[1])];
+        assert_eq!(reached(FunnelMode::Sequential, 100 * S, &events), vec![10 * S, 20 * S]);
+    }
+
+    #[test]
+    fn sequential_ignores_events_simultaneous_with_a_step() {
+        // Another event 500 ms after step 1, and one 300 ms before step 3: neither is between.
+        let events = [ev(0, &[0]), ev(500, &[]), ev(20 * S, &[1]), ev(30 * S - 300, &[]), ev(30 * S, &[2])];
+        assert_eq!(reached(FunnelMode::Sequential, 100 * S, &events), vec![0, 20 * S, 30 * S]);
+        // Step 2 logged just before step 1.
+        let events = [ev(10 * S - 500, &[1]), ev(10 * S, &[0]), ev(11 * S + 500, &[2])];
+        assert_eq!(reached(FunnelMode::Sequential, 100 * S, &events), vec![10 * S, 10 * S, 11 * S + 500]);
     }
 
     #[test]

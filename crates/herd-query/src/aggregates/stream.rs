@@ -49,7 +49,7 @@ pub(crate) struct StreamUdaf<E> {
 }
 
 impl<E: UnitEvaluator> StreamUdaf<E> {
-    pub fn new(evaluator: E) -> StreamUdaf<E> {
+    pub(crate) fn new(evaluator: E) -> StreamUdaf<E> {
         StreamUdaf { signature: Signature::any(4, Volatility::Immutable), evaluator }
     }
 }
@@ -81,7 +81,11 @@ impl<E: UnitEvaluator> AggregateUDFImpl for StreamUdaf<E> {
     }
 
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(RowAccumulator { evaluator: self.evaluator.clone(), events: Vec::new(), labels: Labels::default() }))
+        Ok(Box::new(RowAccumulator {
+            evaluator: self.evaluator.clone(),
+            events: Vec::new(),
+            labels: Labels::default(),
+        }))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -151,7 +155,8 @@ struct Columns {
 
 impl Columns {
     fn decode(values: &[ArrayRef]) -> Result<Columns> {
-        let int = |a: &ArrayRef| -> Result<Int64Array> { Ok(cast(a, &DataType::Int64)?.as_primitive::<Int64Type>().clone()) };
+        let int =
+            |a: &ArrayRef| -> Result<Int64Array> { Ok(cast(a, &DataType::Int64)?.as_primitive::<Int64Type>().clone()) };
         Ok(Columns {
             ts: int(&values[0])?,
             seq: int(&values[1])?,
@@ -201,11 +206,7 @@ fn state_arrays(groups: &[Vec<StepEvent>], labels: &Labels) -> Vec<ArrayRef> {
 }
 
 /// Calls `f(row, event)` for every event in partial-state rows.
-fn each_state_event(
-    states: &[ArrayRef],
-    labels: &mut Labels,
-    mut f: impl FnMut(usize, StepEvent),
-) -> Result<()> {
+fn each_state_event(states: &[ArrayRef], labels: &mut Labels, mut f: impl FnMut(usize, StepEvent)) -> Result<()> {
     let lists: Vec<&ListArray> = states.iter().map(|a| a.as_list::<i32>()).collect();
     let flat: Vec<ArrayRef> = lists.iter().map(|l| l.values().clone()).collect();
     let columns = Columns::decode(&flat)?;
@@ -398,7 +399,8 @@ pub(crate) mod tests {
         let mut by_row = Vec::new();
         for g in 0..groups {
             let mine: Vec<_> = rows.iter().copied().filter(|r| r.0 == g).collect();
-            let mut acc = RowAccumulator { evaluator: evaluator.clone(), events: Vec::new(), labels: Labels::default() };
+            let mut acc =
+                RowAccumulator { evaluator: evaluator.clone(), events: Vec::new(), labels: Labels::default() };
             let (a, b) = mine.split_at(mine.len() / 2);
             acc.update_batch(&batch(a)).unwrap();
             // The second half goes through a partial state, as in a two-phase plan.
@@ -409,7 +411,12 @@ pub(crate) mod tests {
             acc.merge_batch(&state).unwrap();
             by_row.push(acc.evaluate().unwrap());
         }
-        let mut partial = StreamGroupsAccumulator { evaluator: evaluator.clone(), groups: vec![], events: 0, labels: Labels::default() };
+        let mut partial = StreamGroupsAccumulator {
+            evaluator: evaluator.clone(),
+            groups: vec![],
+            events: 0,
+            labels: Labels::default(),
+        };
         let (a, b) = rows.split_at(rows.len() / 2);
         partial.update_batch(&batch(a), &a.iter().map(|r| r.0).collect::<Vec<_>>(), None, groups).unwrap();
         let mut fin = StreamGroupsAccumulator { evaluator, groups: vec![], events: 0, labels: Labels::default() };
