@@ -2,6 +2,7 @@
 
 mod accounts;
 mod funnel;
+mod funnel_reference;
 mod histogram;
 mod segmentation;
 mod support;

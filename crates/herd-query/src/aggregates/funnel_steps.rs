@@ -32,6 +32,55 @@ pub(crate) struct Attempt {
     pub reached: Vec<i64>,
 }
 
+/// Chains a sequential search may try from one entry before it settles for the best found: bursts of many
+/// simultaneous events could otherwise make the search exponential.
+const SEARCH_BUDGET: usize = 10_000;
+
+/// The depth-first search of sequential funnels.
+struct Search<'a> {
+    events: &'a [StepEvent],
+    spec: &'a FunnelSpec,
+    t0: i64,
+    budget: usize,
+}
+
+impl Search<'_> {
+    fn extend(&mut self, chain: &mut Vec<usize>, latest: i64, best: &mut Vec<usize>) {
+        if chain.len() > best.len() {
+            best.clone_from(chain);
+        }
+        if chain.len() == self.spec.steps || self.budget == 0 {
+            return;
+        }
+        let bit = 1u64 << chain.len();
+        let from = self.events.partition_point(|e| e.ts < latest - SIMULTANEOUS_MS);
+        // The first event left out that is not simultaneous with the previous step: it is between that step and
+        // any candidate more than a second after it.
+        let mut other: Option<i64> = None;
+        for j in from..self.events.len() {
+            let e = self.events[j];
+            if e.ts - self.t0 > self.spec.window_ms || other.is_some_and(|o| e.ts > o + SIMULTANEOUS_MS) {
+                break;
+            }
+            if chain.contains(&j) {
+                continue;
+            }
+            if e.mask & bit != 0 {
+                self.budget = self.budget.saturating_sub(1);
+                chain.push(j);
+                self.extend(chain, latest.max(e.ts), best);
+                chain.pop();
+                if best.len() == self.spec.steps || self.budget == 0 {
+                    return;
+                }
+            }
+            if e.ts > latest + SIMULTANEOUS_MS && other.is_none() {
+                other = Some(e.ts);
+            }
+        }
+    }
+}
+
 /// The evaluation's parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct FunnelSpec {
@@ -106,39 +155,22 @@ impl FunnelSpec {
     }
 
     /// Each next step must be the unit's next event, except that events within a second of the step before or of
-    /// the step taken are simultaneous and so not "between" them (Amplitude's 1-second rule).
+    /// the step taken are simultaneous and so not "between" them (Amplitude's 1-second rule). Unlike ordered
+    /// funnels, the earliest candidate is not always best (a candidate left out is an event between), so the few
+    /// candidates a step has are searched depth first.
     fn sequential(&self, events: &[StepEvent], entry: usize) -> Attempt {
-        let t0 = events[entry].ts;
-        let mut used = vec![entry];
-        let mut reached = vec![t0];
-        let mut latest = t0;
-        for k in 1..self.steps {
-            let bit = 1u64 << k;
-            let from = events.partition_point(|e| e.ts < latest - SIMULTANEOUS_MS);
-            // The first event that is neither a candidate nor simultaneous with the previous step.
-            let mut other: Option<i64> = None;
-            let mut found = None;
-            for (j, e) in events.iter().enumerate().skip(from) {
-                if e.ts - t0 > self.window_ms || other.is_some_and(|o| e.ts > o + SIMULTANEOUS_MS) {
-                    break;
-                }
-                if used.contains(&j) {
-                    continue;
-                }
-                if e.mask & bit != 0 {
-                    found = Some(j);
-                    break;
-                }
-                if e.ts > latest + SIMULTANEOUS_MS && other.is_none() {
-                    other = Some(e.ts);
-                }
-            }
-            let Some(j) = found else { break };
-            used.push(j);
-            latest = latest.max(events[j].ts);
-            reached.push(latest);
-        }
-        Attempt { entry_ts: t0, label: events[entry].label, reached }
+        let mut best = vec![entry];
+        let mut search = Search { events, spec: self, t0: events[entry].ts, budget: SEARCH_BUDGET };
+        search.extend(&mut vec![entry], events[entry].ts, &mut best);
+        let mut latest = i64::MIN;
+        let reached = best
+            .iter()
+            .map(|j| {
+                latest = latest.max(events[*j].ts);
+                latest
+            })
+            .collect();
+        Attempt { entry_ts: events[entry].ts, label: events[entry].label, reached }
     }
 
     /// Steps in any order: the events from `start` within the window; step `k` is reached when steps `0..=k`
@@ -238,6 +270,17 @@ mod tests {
         // A repeated first step is another event too.
         let events = [ev(0, &[0]), ev(10 * S, &[0]), ev(20 * S, &[1])];
         assert_eq!(reached(FunnelMode::Sequential, 100 * S, &events), vec![10 * S, 20 * S]);
+    }
+
+    #[test]
+    fn sequential_tries_each_candidate() {
+        // Steps [a, a, b]: taking the simultaneous earlier `a` as step 2 would leave the later `a` between step 2
+        // and `b`; taking the later one converts.
+        let a = |ts| ev(ts, &[0, 1]);
+        let events = [a(3200), a(4000), a(6000), ev(7200, &[2])];
+        let mut e = events.to_vec();
+        let attempt = spec(FunnelMode::Sequential, 3, 3200).evaluate(&mut e).expect("entered");
+        assert_eq!((attempt.entry_ts, attempt.reached), (4000, vec![4000, 6000, 7200]));
     }
 
     #[test]
