@@ -136,11 +136,11 @@ pub enum DashboardError {
     Unsupported { param: String, hint: String },
 }
 
-fn invalid(param: impl Into<String>, problem: impl Into<String>) -> DashboardError {
+pub(crate) fn invalid(param: impl Into<String>, problem: impl Into<String>) -> DashboardError {
     DashboardError::Invalid { param: param.into(), problem: problem.into() }
 }
 
-fn unsupported(param: impl Into<String>, hint: impl Into<String>) -> DashboardError {
+pub(crate) fn unsupported(param: impl Into<String>, hint: impl Into<String>) -> DashboardError {
     DashboardError::Unsupported { param: param.into(), hint: hint.into() }
 }
 
@@ -295,19 +295,7 @@ pub fn parse_segmentation_with(
         }
     }
 
-    // Segments.
-    let mut segments = Vec::new();
-    let raw_segments: Vec<&str> = params.all("s").collect();
-    let repeated = raw_segments.len() > 1;
-    for (k, raw) in raw_segments.iter().enumerate() {
-        segments.extend(parse_segments(raw, repeated.then_some(k))?);
-    }
-    if segments.len() > MAX_SEGMENTS {
-        return Err(invalid("s", format!("defines {} segments; use at most {MAX_SEGMENTS}", segments.len())));
-    }
-    if segments.len() == 1 && segments[0].is_empty() {
-        segments.clear();
-    }
+    let segments = parse_all_segments(&params)?;
 
     // Time.
     let interval = match params.single("i")?.map(str::trim) {
@@ -326,14 +314,7 @@ pub fn parse_segmentation_with(
             ));
         }
     };
-    let start_text = params.single("start")?.ok_or(DashboardError::Missing { param: "start" })?;
-    let end_text = params.single("end")?.ok_or(DashboardError::Missing { param: "end" })?;
-    let start = parse_date("start", start_text)?;
-    let end = parse_date("end", end_text)?;
-    if end < start {
-        return Err(DashboardError::EndBeforeStart { start: start_text.trim().into(), end: end_text.trim().into() });
-    }
-    let days = (end - start).whole_days() + 1;
+    let (start_ms, end_ms, days) = parse_range(&params, local_midnight)?;
     let max_days = match interval {
         Interval::FiveMinutes => Some((2, "real-time (i=-300000)")),
         Interval::Hour => Some((7, "hourly (i=-3600000)")),
@@ -348,45 +329,15 @@ pub fn parse_segmentation_with(
             ),
         ));
     }
-    let midnight = |d: Date| local_midnight(d.year(), u8::from(d.month()), d.day());
-    let start_ms = midnight(start);
-    let end_ms = midnight(end.next_day().unwrap_or(end));
 
     // Herd's extensions and the rest.
-    let count_by = match params.single("countGroup")? {
-        None | Some("User") => CountBy::User,
-        Some("Event") => return Err(unsupported("countGroup=Event", "use m=totals to count events")),
-        Some(t) if t.trim().is_empty() => {
-            return Err(invalid("countGroup", "is empty; use User (the default) or a group type name, e.g. org id"));
-        }
-        Some(t) => CountBy::Group(t.to_owned()),
-    };
-    let property_mode = match params.single("properties")?.map(str::trim) {
-        None | Some("stamped") => PropertyMode::Stamped,
-        Some("current") => PropertyMode::Current,
-        Some(other) => {
-            return Err(invalid(
-                "properties",
-                format!("is {other:?}; use stamped (as on each event, the default) or current (as now)"),
-            ));
-        }
-    };
+    let count_by = parse_count_by(&params)?;
+    let property_mode = parse_property_mode(&params)?;
     match params.single("n")?.map(str::trim) {
         None | Some("any" | "active") => {}
         Some(other) => return Err(invalid("n", format!("is {other:?}; use any or active"))),
     }
-    let limit = match params.single("limit")? {
-        None => DEFAULT_LIMIT,
-        Some(text) => match text.trim().parse::<usize>() {
-            Ok(n @ 1..=MAX_LIMIT) => n,
-            _ => {
-                return Err(invalid(
-                    "limit",
-                    format!("is {text:?}; use a whole number from 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})"),
-                ));
-            }
-        },
-    };
+    let limit = parse_limit(&params)?;
     let time_zone = if time_zone.trim().is_empty() { "UTC" } else { time_zone };
 
     Ok(Segmentation {
@@ -404,16 +355,93 @@ pub fn parse_segmentation_with(
     })
 }
 
+/// `s` (repeatable): the user segments, none when the only one is empty.
+pub(crate) fn parse_all_segments(params: &Params<'_>) -> Result<Vec<Vec<Filter>>, DashboardError> {
+    let mut segments = Vec::new();
+    let raw_segments: Vec<&str> = params.all("s").collect();
+    let repeated = raw_segments.len() > 1;
+    for (k, raw) in raw_segments.iter().enumerate() {
+        segments.extend(parse_segments(raw, repeated.then_some(k))?);
+    }
+    if segments.len() > MAX_SEGMENTS {
+        return Err(invalid("s", format!("defines {} segments; use at most {MAX_SEGMENTS}", segments.len())));
+    }
+    if segments.len() == 1 && segments[0].is_empty() {
+        segments.clear();
+    }
+
+    Ok(segments)
+}
+
+/// `start` and `end` (inclusive local days) as `[start_ms, end_ms)`, and the number of days.
+pub(crate) fn parse_range(
+    params: &Params<'_>,
+    local_midnight: &dyn Fn(i32, u8, u8) -> i64,
+) -> Result<(i64, i64, i64), DashboardError> {
+    let start_text = params.single("start")?.ok_or(DashboardError::Missing { param: "start" })?;
+    let end_text = params.single("end")?.ok_or(DashboardError::Missing { param: "end" })?;
+    let start = parse_date("start", start_text)?;
+    let end = parse_date("end", end_text)?;
+    if end < start {
+        return Err(DashboardError::EndBeforeStart { start: start_text.trim().into(), end: end_text.trim().into() });
+    }
+    let days = (end - start).whole_days() + 1;
+    let midnight = |d: Date| local_midnight(d.year(), u8::from(d.month()), d.day());
+    Ok((midnight(start), midnight(end.next_day().unwrap_or(end)), days))
+}
+
+/// `countGroup` (Herd's extension): `User` or a group type.
+pub(crate) fn parse_count_by(params: &Params<'_>) -> Result<CountBy, DashboardError> {
+    Ok(match params.single("countGroup")? {
+        None | Some("User") => CountBy::User,
+        Some("Event") => return Err(unsupported("countGroup=Event", "use m=totals to count events")),
+        Some(t) if t.trim().is_empty() => {
+            return Err(invalid("countGroup", "is empty; use User (the default) or a group type name, e.g. org id"));
+        }
+        Some(t) => CountBy::Group(t.to_owned()),
+    })
+}
+
+/// `properties`: `stamped` (default) or `current`.
+pub(crate) fn parse_property_mode(params: &Params<'_>) -> Result<PropertyMode, DashboardError> {
+    Ok(match params.single("properties")?.map(str::trim) {
+        None | Some("stamped") => PropertyMode::Stamped,
+        Some("current") => PropertyMode::Current,
+        Some(other) => {
+            return Err(invalid(
+                "properties",
+                format!("is {other:?}; use stamped (as on each event, the default) or current (as now)"),
+            ));
+        }
+    })
+}
+
+/// `limit`: group-by values returned, 1–1000.
+pub(crate) fn parse_limit(params: &Params<'_>) -> Result<usize, DashboardError> {
+    Ok(match params.single("limit")? {
+        None => DEFAULT_LIMIT,
+        Some(text) => match text.trim().parse::<usize>() {
+            Ok(n @ 1..=MAX_LIMIT) => n,
+            _ => {
+                return Err(invalid(
+                    "limit",
+                    format!("is {text:?}; use a whole number from 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})"),
+                ));
+            }
+        },
+    })
+}
+
 /// The decoded query parameters.
-struct Params<'a>(&'a [(String, String)]);
+pub(crate) struct Params<'a>(pub(crate) &'a [(String, String)]);
 
 impl<'a> Params<'a> {
-    fn all(&self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    pub(crate) fn all(&self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// A parameter that may be given once.
-    fn single(&self, name: &'a str) -> Result<Option<&'a str>, DashboardError> {
+    pub(crate) fn single(&self, name: &'a str) -> Result<Option<&'a str>, DashboardError> {
         let mut values = self.all(name);
         let first = values.next();
         let more = values.count();
@@ -424,7 +452,7 @@ impl<'a> Params<'a> {
     }
 }
 
-fn parse_json(param: &str, raw: &str) -> Result<Value, DashboardError> {
+pub(crate) fn parse_json(param: &str, raw: &str) -> Result<Value, DashboardError> {
     if raw.trim().is_empty() {
         return Err(invalid(param, "is empty"));
     }
@@ -432,7 +460,7 @@ fn parse_json(param: &str, raw: &str) -> Result<Value, DashboardError> {
 }
 
 /// A short description of a JSON value for messages.
-fn describe(v: &Value) -> String {
+pub(crate) fn describe(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
         Value::Bool(_) => "a boolean".into(),
@@ -453,7 +481,7 @@ fn str_field<'v>(obj: &'v Map<String, Value>, at: &str, field: &str) -> Result<&
     }
 }
 
-fn parse_event(param: &str, raw: &str) -> Result<EventSpec, DashboardError> {
+pub(crate) fn parse_event(param: &str, raw: &str) -> Result<EventSpec, DashboardError> {
     let value = parse_json(param, raw)?;
     let Value::Object(obj) = &value else {
         return Err(invalid(param, format!("must be a JSON object like {EVENT_EXAMPLE}, got {}", describe(&value))));
@@ -655,7 +683,7 @@ fn take_metric_property(events: &mut [EventSpec], metric: &str) -> Result<Proper
 }
 
 /// One `g`: a user-level property name, or (Herd's extension) a group-by JSON object.
-fn parse_g(raw: &str) -> Result<PropertyRef, DashboardError> {
+pub(crate) fn parse_g(raw: &str) -> Result<PropertyRef, DashboardError> {
     let raw = raw.trim();
     if raw.starts_with('{') {
         return parse_group_by("g", &parse_json("g", raw)?);

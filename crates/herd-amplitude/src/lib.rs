@@ -19,6 +19,7 @@ mod event;
 mod export;
 mod fields;
 mod form;
+mod funnels;
 mod group_identify;
 mod identify;
 mod legacy;
@@ -34,6 +35,7 @@ pub use dashboard::{
 pub use error::{EventErrors, RejectionKind};
 pub use event::DroppedId;
 pub use export::{ExportTimeError, export_row, parse_export_hour, parse_export_range};
+pub use funnels::{format_funnel_day, funnel_response, parse_funnel_with};
 pub use group_identify::{GroupIdentifyRequest, MAX_GROUP_IDENTIFICATIONS, MAX_GROUP_PROPERTIES, parse_group_identify};
 pub use identify::{IdentifyError, IdentifyRequest, MAX_IDENTIFICATIONS, parse_identify};
 pub use legacy::{

@@ -115,6 +115,10 @@ pub struct FunnelSeries {
     pub average_ms: Vec<i64>,
     /// Units that reached each step, by the bucket of their entry, one row per `FunnelResult::x_values`.
     pub by_bucket: Vec<Vec<u64>>,
+    /// `median_ms` of the units entering in each bucket (`None` where none of them reached the step).
+    pub bucket_median_ms: Vec<Vec<Option<i64>>>,
+    /// `average_ms` of the units entering in each bucket.
+    pub bucket_average_ms: Vec<Vec<Option<i64>>>,
 }
 
 /// The answer to a [`Funnel`].

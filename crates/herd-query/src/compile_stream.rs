@@ -50,7 +50,8 @@ impl StreamQuery<'_> {
         Ok(parts.join(" AND "))
     }
 
-    /// A label that never multiplies rows: a group type's several values on one event stay one label.
+    /// A label that never multiplies rows: a group type's several values on one event are one label, joined with
+    /// `, `.
     fn label_expr(&self) -> String {
         let none = lit(herd_model::report::NONE_LABEL);
         match self.label {
@@ -58,7 +59,7 @@ impl StreamQuery<'_> {
             Some(p) => match self.scope.label(p) {
                 (_, true) => {
                     let PropertySource::GroupValue(t) = &p.source else { unreachable!("only group values unnest") };
-                    format!("COALESCE(herd_get(groups, {}), {none})", lit(t))
+                    format!("herd_label(groups, {})", lit(t))
                 }
                 (expr, false) => expr,
             },

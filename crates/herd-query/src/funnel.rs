@@ -67,9 +67,6 @@ fn validate(req: &Funnel) -> Result<()> {
 }
 
 fn median(mut v: Vec<i64>) -> i64 {
-    if v.is_empty() {
-        return 0;
-    }
     v.sort_unstable();
     let n = v.len();
     if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2 }
@@ -96,34 +93,63 @@ pub(crate) fn series_of(
         .into_iter()
         .map(|(label, units)| {
             let mut counts = vec![0u64; steps];
-            let mut transitions: Vec<Vec<i64>> = vec![Vec::new(); steps];
             let mut by_bucket = vec![vec![0u64; steps]; x_values.len()];
+            let mut transitions = Transitions::new(steps);
+            let mut bucket_transitions: Vec<Transitions> =
+                (0..x_values.len()).map(|_| Transitions::new(steps)).collect();
             for u in &units {
                 let at = position.get(&bucket(u.entry_ts)).copied();
-                if u.times.len() == steps {
-                    transitions[0].push(u.times[steps - 1] - u.times[0]);
-                }
-                for (k, t) in u.times.iter().enumerate().take(steps) {
+                for k in 0..u.times.len().min(steps) {
                     counts[k] += 1;
-                    if k > 0 {
-                        transitions[k].push((t - u.times[k - 1]).max(0));
-                    }
                     if let Some(at) = at {
                         by_bucket[at][k] += 1;
                     }
                 }
+                transitions.add(&u.times);
+                if let Some(at) = at {
+                    bucket_transitions[at].add(&u.times);
+                }
             }
-            let average = |v: &Vec<i64>| if v.is_empty() { 0 } else { v.iter().sum::<i64>() / v.len() as i64 };
             FunnelSeries {
                 segment_index,
                 label: labelled.then(|| label.to_owned()),
-                median_ms: transitions.iter().map(|v| median(v.clone())).collect(),
-                average_ms: transitions.iter().map(average).collect(),
+                median_ms: transitions.medians().into_iter().map(Option::unwrap_or_default).collect(),
+                average_ms: transitions.averages().into_iter().map(Option::unwrap_or_default).collect(),
+                bucket_median_ms: bucket_transitions.iter().map(Transitions::medians).collect(),
+                bucket_average_ms: bucket_transitions.iter().map(Transitions::averages).collect(),
                 counts,
                 by_bucket,
             }
         })
         .collect()
+}
+
+/// Transition times per step: index 0 the whole funnel (entry to last step) of units that completed it, index
+/// `k` from step `k - 1` to step `k`.
+struct Transitions(Vec<Vec<i64>>);
+
+impl Transitions {
+    fn new(steps: usize) -> Transitions {
+        Transitions(vec![Vec::new(); steps])
+    }
+
+    fn add(&mut self, times: &[i64]) {
+        let steps = self.0.len();
+        if times.len() == steps {
+            self.0[0].push(times[steps - 1] - times[0]);
+        }
+        for k in 1..times.len().min(steps) {
+            self.0[k].push((times[k] - times[k - 1]).max(0));
+        }
+    }
+
+    fn medians(&self) -> Vec<Option<i64>> {
+        self.0.iter().map(|v| (!v.is_empty()).then(|| median(v.clone()))).collect()
+    }
+
+    fn averages(&self) -> Vec<Option<i64>> {
+        self.0.iter().map(|v| (!v.is_empty()).then(|| v.iter().sum::<i64>() / v.len() as i64)).collect()
+    }
 }
 
 /// Runs a funnel; `dynamic_buckets` as for segmentation (a group-by may name a dynamic property).

@@ -5,6 +5,7 @@
 //! - `herd_values(json, k1 [, k2, k3])`: the value(s) at a path as a list of strings: a scalar gives one element,
 //!   an array its elements, absence an empty list; `*` steps collect from every key.
 //! - `herd_labels(json, k1 [, k2, k3])`: `herd_values`, but `['(none)']` where that would be empty.
+//! - `herd_label(json, k1 [, k2, k3])`: `herd_labels` as one text, values joined with `, `.
 //! - `herd_match(json, op, values_json, k1 [, k2, k3])`: Amplitude's filter operators (`is`, `is not`,
 //!   `contains`, `does not contain`, `less`, …, `set is`, `set is not`) applied to the value(s) at a path.
 //! - `herd_current(kind, key)`: the current properties (JSON text) of a user (`kind` = 'user', key = amplitude_id)
@@ -138,6 +139,7 @@ macro_rules! simple_udf {
 
 simple_udf!(HerdGet);
 simple_udf!(HerdMatch);
+simple_udf!(HerdLabel);
 
 /// `herd_values`, or with `none_label` `herd_labels`: the same, but `['(none)']` instead of an empty list, so that
 /// a group-by keeps events without a value.
@@ -214,6 +216,39 @@ impl ScalarUDFImpl for HerdValues {
                 out.values().append_value(v);
             }
             out.append(true);
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}
+
+impl ScalarUDFImpl for HerdLabel {
+    fn name(&self) -> &str {
+        "herd_label"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let a = Args::new(&args)?;
+        let mut out = StringBuilder::new();
+        let mut memo: HashMap<Vec<Option<&str>>, String> = HashMap::new();
+        for row in 0..args.number_rows {
+            let label = memo.entry(a.key(row)).or_insert_with(|| {
+                let json = if a.valid(0, row) { parse(a.value(0, row)) } else { Value::Null };
+                let mut found = Vec::new();
+                lookup(&json, &a.path(1, row), &mut found);
+                let mut seen: Vec<String> = Vec::new();
+                for v in flat_values(&found) {
+                    if !seen.contains(&v) {
+                        seen.push(v);
+                    }
+                }
+                if seen.is_empty() { herd_model::report::NONE_LABEL.to_owned() } else { seen.join(", ") }
+            });
+            out.append_value(label);
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish())))
     }
@@ -441,6 +476,7 @@ pub(crate) fn all(current: Arc<CurrentState>) -> Vec<ScalarUDF> {
             none_label: true,
         }),
         ScalarUDF::new_from_impl(HerdMatch::new()),
+        ScalarUDF::new_from_impl(HerdLabel::new()),
         ScalarUDF::new_from_impl(HerdBucket { signature: Signature::variadic_any(Volatility::Immutable) }),
         ScalarUDF::new_from_impl(HerdCurrent {
             signature: Signature::variadic_any(Volatility::Immutable),

@@ -30,6 +30,7 @@ pub fn query_error(e: QueryError) -> ApiError {
 pub enum NativeQuery {
     Segmentation(Segmentation),
     Accounts(herd_model::accounts::AccountsQuery),
+    Funnel(herd_model::funnel::Funnel),
 }
 
 pub async fn native(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -42,6 +43,11 @@ pub async fn native(State(s): State<AppState>, headers: HeaderMap, body: Bytes) 
             NativeQuery::Segmentation(req) => {
                 check_group_type(&project, &req.count_by)?;
                 let result = s.queries.segmentation(project, req).await.map_err(query_error)?;
+                Ok::<_, ApiError>(axum::Json(serde_json::json!({"data": result})).into_response())
+            }
+            NativeQuery::Funnel(req) => {
+                check_group_type(&project, &req.count_by)?;
+                let result = s.queries.funnel(project, req).await.map_err(query_error)?;
                 Ok::<_, ApiError>(axum::Json(serde_json::json!({"data": result})).into_response())
             }
             NativeQuery::Accounts(req) => {
@@ -79,6 +85,36 @@ pub async fn segmentation_rest(
             .map(|x| herd_amplitude::format_x_value(x + zone.offset_ms(*x), req.interval))
             .collect();
         Ok::<_, ApiError>(axum::Json(herd_amplitude::segmentation_response(&req, &result, &labels)).into_response())
+    };
+    run.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `GET /api/2/funnels`: Amplitude's funnel endpoint, plus `countGroup` and group properties.
+pub async fn funnels_rest(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> Response {
+    let run = async {
+        let project = query_project(&s, &headers)?;
+        let tz = project.record().settings.get(TIME_ZONE_SETTING).cloned().unwrap_or_else(|| "UTC".into());
+        let zone = herd_query::buckets::Zone::parse(&tz)
+            .map_err(|m| ApiError::herd(Fault::Internal, "Project misconfigured", m))?;
+        let req = herd_amplitude::parse_funnel_with(q.as_deref().unwrap_or(""), &tz, &|y, m, d| zone.midnight(y, m, d))
+            .map_err(|e| ApiError::json(e.kind().into(), |c| e.body(c)))?;
+        check_group_type(&project, &req.count_by)?;
+        let result = s.queries.funnel(project, req.clone()).await.map_err(query_error)?;
+        let local = |ms: i64| ms + zone.offset_ms(ms);
+        let now = herd_store::now_ms();
+        let year =
+            herd_amplitude::format_x_value(local(now), herd_model::report::Interval::Day)[..4].parse().unwrap_or(0);
+        let labels: Vec<String> =
+            result.x_values.iter().map(|x| herd_amplitude::format_x_value(local(*x), req.interval)).collect();
+        let formatted: Vec<String> =
+            result.x_values.iter().map(|x| herd_amplitude::format_funnel_day(local(*x), year)).collect();
+        Ok::<_, ApiError>(
+            axum::Json(herd_amplitude::funnel_response(&req, &result, &labels, &formatted)).into_response(),
+        )
     };
     run.await.unwrap_or_else(IntoResponse::into_response)
 }
