@@ -12,6 +12,7 @@ pub mod groups;
 pub mod identity;
 pub mod ops;
 pub mod report;
+pub mod retention;
 
 pub use command::{Alias, Command, DeviceFields, GroupIdentify, Identify, Revenue, Track};
 pub use event::{EVENT_FORMAT_VERSION, GROUP_IDENTIFY_EVENT, IDENTIFY_EVENT, StoredEvent};

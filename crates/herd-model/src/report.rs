@@ -24,7 +24,7 @@ pub enum PropertyMode {
 }
 
 /// Time buckets of a chart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Interval {
     /// Five minutes (Amplitude's "real-time").

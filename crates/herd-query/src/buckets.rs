@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use herd_model::report::Interval;
 
 /// A chart's time zone: an IANA name (`Europe/Berlin`), `UTC`, or a fixed offset (`+02:00`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Zone {
     Named(Tz),
     Fixed(FixedOffset),

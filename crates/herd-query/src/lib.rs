@@ -15,6 +15,7 @@ mod dynamic;
 mod error;
 pub mod formula;
 mod funnel;
+mod retention;
 pub mod rows;
 mod segmentation;
 mod session;
@@ -26,6 +27,7 @@ use datafusion::arrow::array::RecordBatch;
 use herd_model::accounts::{AccountsQuery, AccountsResult, DynamicProperty, GroupProfile};
 use herd_model::funnel::{Funnel, FunnelResult};
 use herd_model::report::{PropertyMode, Segmentation, SegmentationResult};
+use herd_model::retention::{Retention, RetentionResult};
 use herd_store::ProjectStore;
 
 pub use catalog::EventTypeStats;
@@ -117,6 +119,23 @@ impl QueryEngine {
             dynamic::register(&loaded.ctx, &used, now, zone).await?;
             let buckets = used.iter().map(|d| (d.name.clone(), d.bucket_bounds())).collect();
             funnel::funnel(&loaded.ctx, &req, &buckets).await
+        })
+        .await
+    }
+
+    /// A retention chart.
+    pub async fn retention(&self, project: Arc<ProjectStore>, req: Retention) -> Result<RetentionResult> {
+        let now = self.now_ms();
+        self.spawn(async move {
+            let loaded = session::open(&project, req.property_mode == PropertyMode::Current).await?;
+            let record = project.record();
+            let defs = DynamicProperty::all_in(&record.settings);
+            let filters = req.start.filters.iter().chain(&req.returning.filters).chain(req.segments.iter().flatten());
+            let used = dynamic::referenced_by(filters.map(|f| &f.property).chain(req.group_by.iter()), &defs)?;
+            let zone = project_zone(&record.settings)?;
+            dynamic::register(&loaded.ctx, &used, now, zone).await?;
+            let buckets = used.iter().map(|d| (d.name.clone(), d.bucket_bounds())).collect();
+            retention::retention(&loaded.ctx, &req, &buckets, now).await
         })
         .await
     }

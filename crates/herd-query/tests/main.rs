@@ -4,5 +4,6 @@ mod accounts;
 mod funnel;
 mod funnel_reference;
 mod histogram;
+mod retention;
 mod segmentation;
 mod support;

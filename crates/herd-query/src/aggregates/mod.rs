@@ -5,6 +5,7 @@
 
 pub(crate) mod funnel;
 pub(crate) mod funnel_steps;
+pub(crate) mod retention;
 pub(crate) mod stream;
 
 pub(crate) use funnel_steps::IN_RANGE;
