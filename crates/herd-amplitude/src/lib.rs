@@ -25,6 +25,7 @@ mod identify;
 mod legacy;
 mod response;
 mod rest;
+mod retention;
 mod timefmt;
 mod upload;
 
@@ -48,5 +49,6 @@ pub use rest::{
     EventTypeSummary, TaxonomyEvent, events_list_response, parse_users, realtime_response, taxonomy_response,
     user_activity_response, user_search_response, users_response,
 };
+pub use retention::{parse_retention_with, retention_response};
 pub use timefmt::format_export_time;
 pub use upload::{Upload, UploadError, UploadLimits, parse_upload};

@@ -50,6 +50,9 @@ struct Start {
     returned: u64,
 }
 
+/// One label's units: by cohort bucket, and each unit's first cohort.
+type LabelStarts = (BTreeMap<i64, Vec<Start>>, Vec<Start>);
+
 /// Which periods a cell covers, `[from, to)`.
 fn cell_ranges(req: &Retention, periods: usize) -> Vec<(usize, usize)> {
     match &req.mode {
@@ -99,7 +102,7 @@ fn series_of(req: &Retention, rows: &[UnitRow], segment_index: usize, now_ms: i6
     let periods = req.period_count();
     let ranges = cell_ranges(req, periods);
     let labelled = req.group_by.is_some();
-    let mut by_label: BTreeMap<&str, (BTreeMap<i64, Vec<Start>>, Vec<Start>)> = BTreeMap::new();
+    let mut by_label: BTreeMap<&str, LabelStarts> = BTreeMap::new();
     for r in rows {
         let (cohorts, firsts) = by_label.entry(if labelled { r.label.as_str() } else { "" }).or_default();
         for (k, triple) in r.times.chunks_exact(3).enumerate() {

@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/2/export", get(export::export))
         .route("/api/2/events/segmentation", get(query::segmentation_rest))
         .route("/api/2/funnels", get(query::funnels_rest))
+        .route("/api/2/retention", get(query::retention_rest))
         .route("/api/2/users", get(rest::users))
         .route("/api/2/realtime", get(rest::realtime))
         .route("/api/2/events/list", get(rest::events_list))

@@ -31,6 +31,7 @@ pub enum NativeQuery {
     Segmentation(Segmentation),
     Accounts(herd_model::accounts::AccountsQuery),
     Funnel(herd_model::funnel::Funnel),
+    Retention(herd_model::retention::Retention),
 }
 
 pub async fn native(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -48,6 +49,11 @@ pub async fn native(State(s): State<AppState>, headers: HeaderMap, body: Bytes) 
             NativeQuery::Funnel(req) => {
                 check_group_type(&project, &req.count_by)?;
                 let result = s.queries.funnel(project, req).await.map_err(query_error)?;
+                Ok::<_, ApiError>(axum::Json(serde_json::json!({"data": result})).into_response())
+            }
+            NativeQuery::Retention(req) => {
+                check_group_type(&project, &req.count_by)?;
+                let result = s.queries.retention(project, req).await.map_err(query_error)?;
                 Ok::<_, ApiError>(axum::Json(serde_json::json!({"data": result})).into_response())
             }
             NativeQuery::Accounts(req) => {
@@ -105,9 +111,7 @@ pub async fn funnels_rest(
         check_group_type(&project, &req.count_by)?;
         let result = s.queries.funnel(project, req.clone()).await.map_err(query_error)?;
         let local = |ms: i64| ms + zone.offset_ms(ms);
-        let now = herd_store::now_ms();
-        let year =
-            herd_amplitude::format_x_value(local(now), herd_model::report::Interval::Day)[..4].parse().unwrap_or(0);
+        let year = current_year(local(herd_store::now_ms()));
         let labels: Vec<String> =
             result.x_values.iter().map(|x| herd_amplitude::format_x_value(local(*x), req.interval)).collect();
         let formatted: Vec<String> =
@@ -117,6 +121,40 @@ pub async fn funnels_rest(
         )
     };
     run.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `GET /api/2/retention`: Amplitude's retention endpoint, plus `countGroup`, group properties and `periods`.
+pub async fn retention_rest(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> Response {
+    let run = async {
+        let project = query_project(&s, &headers)?;
+        let tz = project.record().settings.get(TIME_ZONE_SETTING).cloned().unwrap_or_else(|| "UTC".into());
+        let zone = herd_query::buckets::Zone::parse(&tz)
+            .map_err(|m| ApiError::herd(Fault::Internal, "Project misconfigured", m))?;
+        let req =
+            herd_amplitude::parse_retention_with(q.as_deref().unwrap_or(""), &tz, &|y, m, d| zone.midnight(y, m, d))
+                .map_err(|e| ApiError::json(e.kind().into(), |c| e.body(c)))?;
+        check_group_type(&project, &req.count_by)?;
+        let result = s.queries.retention(project, req).await.map_err(query_error)?;
+        let local = |ms: i64| ms + zone.offset_ms(ms);
+        let year = current_year(local(herd_store::now_ms()));
+        let day = herd_model::report::Interval::Day;
+        let body = herd_amplitude::retention_response(
+            &result,
+            &|ms| herd_amplitude::format_funnel_day(local(ms), year),
+            &|ms| herd_amplitude::format_x_value(local(ms), day),
+        );
+        Ok::<_, ApiError>(axum::Json(body).into_response())
+    };
+    run.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The calendar year of a local wall-clock time.
+fn current_year(local_ms: i64) -> i32 {
+    herd_amplitude::format_x_value(local_ms, herd_model::report::Interval::Day)[..4].parse().unwrap_or(0)
 }
 
 /// Counting by a group type the project has never seen is almost always a typo: say so instead of answering zeros.
