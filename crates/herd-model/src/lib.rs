@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod command;
+pub mod engagement;
 pub mod event;
 pub mod funnel;
 pub mod groups;

@@ -320,7 +320,7 @@ impl Aggregate<'_> {
     }
 
     /// The rows of the chart's event after its filters and the segment, with the unit and the value `v`.
-    fn filtered(&self) -> Result<String> {
+    pub(crate) fn filtered(&self) -> Result<String> {
         let selector = selector(&self.event.event);
         let x = if self.by_bucket {
             format!(

@@ -13,7 +13,7 @@ use datafusion::common::Result as DfResult;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 use datafusion::prelude::SessionContext;
 use herd_model::accounts::{CalendarUnit, DynamicMetric, DynamicProperty, Window};
-use herd_model::report::{CountBy, Filter, Interval, PropertyMode, PropertyRef, PropertySource, Segmentation};
+use herd_model::report::{CountBy, Interval, PropertyMode, PropertyRef, PropertySource};
 use serde_json::{Map, Value};
 
 use crate::buckets::{Zone, bucket_start};
@@ -110,13 +110,6 @@ pub(crate) async fn compute(
     Ok(out)
 }
 
-/// The definitions a segmentation refers to, or an error naming the unknown one.
-pub(crate) fn referenced<'a>(req: &Segmentation, defs: &'a [DynamicProperty]) -> Result<Vec<&'a DynamicProperty>> {
-    let filters = req.events.iter().flat_map(|e| e.filters.iter()).chain(req.segments.iter().flatten());
-    let properties = filters.map(|f: &Filter| &f.property).chain(req.events.iter().flat_map(|e| e.group_by.iter()));
-    referenced_by(properties, defs)
-}
-
 /// The dynamic properties among `properties`, which must all be defined.
 pub(crate) fn referenced_by<'a, 'p>(
     properties: impl Iterator<Item = &'p PropertyRef>,
@@ -143,6 +136,22 @@ pub(crate) fn referenced_by<'a, 'p>(
         }
     }
     Ok(out)
+}
+
+/// Finds the dynamic properties among `properties` (all must be defined in the project), computes and registers
+/// them, and returns their bucket boundaries by name (for group-bys).
+pub(crate) async fn prepare<'p>(
+    ctx: &SessionContext,
+    project: &herd_store::ProjectStore,
+    properties: impl Iterator<Item = &'p PropertyRef>,
+    now_ms: i64,
+) -> Result<HashMap<String, Vec<f64>>> {
+    let record = project.record();
+    let defs = DynamicProperty::all_in(&record.settings);
+    let used = referenced_by(properties, &defs)?;
+    let zone = crate::project_zone(&record.settings)?;
+    register(ctx, &used, now_ms, zone).await?;
+    Ok(used.iter().map(|d| (d.name.clone(), d.bucket_bounds())).collect())
 }
 
 /// Computes `defs` and registers `herd_dynamic` with their values.

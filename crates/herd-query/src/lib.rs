@@ -12,6 +12,7 @@ mod catalog;
 pub mod compile;
 mod compile_stream;
 mod dynamic;
+mod engagement;
 mod error;
 pub mod formula;
 mod funnel;
@@ -24,7 +25,8 @@ mod udf;
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
-use herd_model::accounts::{AccountsQuery, AccountsResult, DynamicProperty, GroupProfile};
+use herd_model::accounts::{AccountsQuery, AccountsResult, GroupProfile};
+use herd_model::engagement::{Lifecycle, LifecycleResult, Stickiness, StickinessResult};
 use herd_model::funnel::{Funnel, FunnelResult};
 use herd_model::report::{PropertyMode, Segmentation, SegmentationResult};
 use herd_model::retention::{Retention, RetentionResult};
@@ -94,12 +96,9 @@ impl QueryEngine {
         let now = self.now_ms();
         self.spawn(async move {
             let loaded = session::open(&project, req.property_mode == PropertyMode::Current).await?;
-            let record = project.record();
-            let defs = DynamicProperty::all_in(&record.settings);
-            let used = dynamic::referenced(&req, &defs)?;
-            let zone = project_zone(&record.settings)?;
-            dynamic::register(&loaded.ctx, &used, now, zone).await?;
-            let buckets = used.iter().map(|d| (d.name.clone(), d.bucket_bounds())).collect();
+            let filters = req.events.iter().flat_map(|e| e.filters.iter()).chain(req.segments.iter().flatten());
+            let properties = filters.map(|f| &f.property).chain(req.events.iter().flat_map(|e| e.group_by.iter()));
+            let buckets = dynamic::prepare(&loaded.ctx, &project, properties, now).await?;
             segmentation::segmentation(&loaded.ctx, &req, &buckets).await
         })
         .await
@@ -110,14 +109,9 @@ impl QueryEngine {
         let now = self.now_ms();
         self.spawn(async move {
             let loaded = session::open(&project, req.property_mode == PropertyMode::Current).await?;
-            let record = project.record();
-            let defs = DynamicProperty::all_in(&record.settings);
-            let properties = req.steps.iter().flat_map(|s| s.filters.iter()).chain(req.segments.iter().flatten());
-            let properties = properties.map(|f| &f.property).chain(req.group_by.iter());
-            let used = dynamic::referenced_by(properties, &defs)?;
-            let zone = project_zone(&record.settings)?;
-            dynamic::register(&loaded.ctx, &used, now, zone).await?;
-            let buckets = used.iter().map(|d| (d.name.clone(), d.bucket_bounds())).collect();
+            let filters = req.steps.iter().flat_map(|s| s.filters.iter()).chain(req.segments.iter().flatten());
+            let properties = filters.map(|f| &f.property).chain(req.group_by.iter());
+            let buckets = dynamic::prepare(&loaded.ctx, &project, properties, now).await?;
             funnel::funnel(&loaded.ctx, &req, &buckets).await
         })
         .await
@@ -128,14 +122,34 @@ impl QueryEngine {
         let now = self.now_ms();
         self.spawn(async move {
             let loaded = session::open(&project, req.property_mode == PropertyMode::Current).await?;
-            let record = project.record();
-            let defs = DynamicProperty::all_in(&record.settings);
             let filters = req.start.filters.iter().chain(&req.returning.filters).chain(req.segments.iter().flatten());
-            let used = dynamic::referenced_by(filters.map(|f| &f.property).chain(req.group_by.iter()), &defs)?;
-            let zone = project_zone(&record.settings)?;
-            dynamic::register(&loaded.ctx, &used, now, zone).await?;
-            let buckets = used.iter().map(|d| (d.name.clone(), d.bucket_bounds())).collect();
+            let properties = filters.map(|f| &f.property).chain(req.group_by.iter());
+            let buckets = dynamic::prepare(&loaded.ctx, &project, properties, now).await?;
             retention::retention(&loaded.ctx, &req, &buckets, now).await
+        })
+        .await
+    }
+
+    /// A stickiness chart.
+    pub async fn stickiness(&self, project: Arc<ProjectStore>, req: Stickiness) -> Result<StickinessResult> {
+        let now = self.now_ms();
+        self.spawn(async move {
+            let loaded = session::open(&project, req.property_mode == PropertyMode::Current).await?;
+            let filters = req.event.filters.iter().chain(req.segments.iter().flatten());
+            let buckets = dynamic::prepare(&loaded.ctx, &project, filters.map(|f| &f.property), now).await?;
+            engagement::stickiness(&loaded.ctx, &req, &buckets).await
+        })
+        .await
+    }
+
+    /// A lifecycle chart.
+    pub async fn lifecycle(&self, project: Arc<ProjectStore>, req: Lifecycle) -> Result<LifecycleResult> {
+        let now = self.now_ms();
+        self.spawn(async move {
+            let loaded = session::open(&project, req.property_mode == PropertyMode::Current).await?;
+            let filters = req.event.filters.iter().chain(req.segments.iter().flatten());
+            let buckets = dynamic::prepare(&loaded.ctx, &project, filters.map(|f| &f.property), now).await?;
+            engagement::lifecycle(&loaded.ctx, &req, &buckets).await
         })
         .await
     }

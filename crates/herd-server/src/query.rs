@@ -32,6 +32,8 @@ pub enum NativeQuery {
     Accounts(herd_model::accounts::AccountsQuery),
     Funnel(herd_model::funnel::Funnel),
     Retention(herd_model::retention::Retention),
+    Stickiness(herd_model::engagement::Stickiness),
+    Lifecycle(herd_model::engagement::Lifecycle),
 }
 
 pub async fn native(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -54,6 +56,16 @@ pub async fn native(State(s): State<AppState>, headers: HeaderMap, body: Bytes) 
             NativeQuery::Retention(req) => {
                 check_group_type(&project, &req.count_by)?;
                 let result = s.queries.retention(project, req).await.map_err(query_error)?;
+                Ok::<_, ApiError>(axum::Json(serde_json::json!({"data": result})).into_response())
+            }
+            NativeQuery::Stickiness(req) => {
+                check_group_type(&project, &req.count_by)?;
+                let result = s.queries.stickiness(project, req).await.map_err(query_error)?;
+                Ok::<_, ApiError>(axum::Json(serde_json::json!({"data": result})).into_response())
+            }
+            NativeQuery::Lifecycle(req) => {
+                check_group_type(&project, &req.count_by)?;
+                let result = s.queries.lifecycle(project, req).await.map_err(query_error)?;
                 Ok::<_, ApiError>(axum::Json(serde_json::json!({"data": result})).into_response())
             }
             NativeQuery::Accounts(req) => {

@@ -91,6 +91,25 @@ async fn native_funnels_and_bad_queries() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["series"][0]["counts"], json!([2, 2]));
 
+    // Stickiness and lifecycle through the same API: acme played on 1 day (Jan 5) of its week, globex on 2.
+    let native = json!({"type": "stickiness", "event": {"event": "any"}, "start_ms": D1, "end_ms": D1 + 7 * 86_400_000,
+        "count_by": {"group": "org"}});
+    let req =
+        Request::post("/api/v1/query").header("authorization", &auth).body(Body::from(native.to_string())).unwrap();
+    let (status, body, _) = call(&app, req).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["series"][0]["exactly"], json!([1, 1, 0, 0, 0, 0, 0]));
+    let native = json!({"type": "lifecycle", "event": {"event": "any"}, "start_ms": D1, "end_ms": D1 + 4 * 86_400_000,
+        "count_by": "user"});
+    let req =
+        Request::post("/api/v1/query").header("authorization", &auth).body(Body::from(native.to_string())).unwrap();
+    let (status, body, _) = call(&app, req).await;
+    assert_eq!(status, 200, "{body}");
+    // Jan 5: alice, bob, carol new; Jan 6: dave new, the others dormant; Jan 7: dave dormant; Jan 8: dave back.
+    let s = &body["data"]["series"][0];
+    assert_eq!((s["new"].clone(), s["dormant"].clone()), (json!([3, 1, 0, 0]), json!([0, 3, 1, 0])));
+    assert_eq!(s["resurrected"], json!([0, 0, 0, 1]));
+
     let (status, body, _) = call(&app, get(&funnel_path(&["signup"], ""), &auth)).await;
     assert_eq!(status, 400, "{body}");
     assert!(body.to_string().contains("at least two"), "{body}");
