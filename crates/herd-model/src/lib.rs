@@ -5,6 +5,7 @@
 //! the store applies commands in order and produces [`StoredEvent`]s stamped with the state that held at ingestion.
 
 pub mod accounts;
+pub mod cohort;
 pub mod command;
 pub mod engagement;
 pub mod event;

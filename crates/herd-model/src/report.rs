@@ -65,6 +65,9 @@ pub enum PropertySource {
     Builtin,
     /// A dynamic property (`key` is its name) of the event's groups of this type, computed at query time.
     Dynamic(String),
+    /// Membership of the event's user (or, for a cohort of groups, of one of its groups) in cohorts: a filter's
+    /// values are cohort ids, with `is` / `is not` (`key` is ignored).
+    Cohort,
 }
 
 /// One property.

@@ -175,6 +175,8 @@ impl Scope<'_> {
                 ("herd_dynamic(groups)".into(), vec![lit(t), value, key])
             }
             PropertySource::Builtin if DIRECT_COLUMNS.contains(&p.key.as_str()) => return None,
+            // Handled by `filter` (a cohort is only ever a filter); nothing to read.
+            PropertySource::Cohort => return None,
             PropertySource::Builtin => ("device".into(), vec![lit(device_key(&p.key))]),
         })
     }
@@ -182,6 +184,14 @@ impl Scope<'_> {
     /// A boolean SQL expression for one filter.
     pub(crate) fn filter(&self, f: &Filter) -> Result<String> {
         let values = serde_json::to_string(&f.values).expect("strings serialise");
+        if f.property.source == PropertySource::Cohort {
+            let member = format!("herd_cohort({}, CAST(amplitude_id AS VARCHAR), user_id, groups)", lit(&values));
+            return match f.op {
+                FilterOp::Is | FilterOp::SetIs => Ok(member),
+                FilterOp::IsNot | FilterOp::SetIsNot => Ok(format!("NOT {member}")),
+                op => Err(QueryError::Invalid(format!("a cohort condition takes is or is not, not {}", op_name(op)))),
+            };
+        }
         match self.location(&f.property) {
             Some((json, path)) => {
                 Ok(format!("herd_match({json}, {}, {}, {})", lit(op_name(f.op)), lit(&values), path.join(", ")))
@@ -239,6 +249,9 @@ impl Scope<'_> {
     /// A group-by label expression, and whether it unnests (one row per value).
     pub(crate) fn label(&self, p: &PropertyRef) -> (String, bool) {
         let none = lit(herd_model::report::NONE_LABEL);
+        if p.source == PropertySource::Cohort {
+            return (none, false);
+        }
         if let PropertySource::Dynamic(_) = &p.source {
             let bounds = self.dynamic_buckets.get(&p.key).cloned().unwrap_or_else(|| DEFAULT_BUCKETS.to_vec());
             return (bucket_case(&self.number(p), &bounds), false);
@@ -257,6 +270,9 @@ impl Scope<'_> {
 
     /// A numeric expression for a property (sums and averages); NULL where absent or not a number.
     pub(crate) fn number(&self, p: &PropertyRef) -> String {
+        if p.source == PropertySource::Cohort {
+            return "CAST(NULL AS DOUBLE)".into();
+        }
         match self.location(p) {
             Some((json, path)) => format!("TRY_CAST(herd_get({json}, {}) AS DOUBLE)", path.join(", ")),
             None => format!("TRY_CAST({} AS DOUBLE)", p.key),

@@ -13,7 +13,7 @@ use datafusion::common::Result as DfResult;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 use datafusion::prelude::SessionContext;
 use herd_model::accounts::{CalendarUnit, DynamicMetric, DynamicProperty, Window};
-use herd_model::report::{CountBy, Interval, PropertyMode, PropertyRef, PropertySource};
+use herd_model::report::{CountBy, Filter, Interval, PropertyMode, PropertyRef, PropertySource};
 use serde_json::{Map, Value};
 
 use crate::buckets::{Zone, bucket_start};
@@ -138,19 +138,22 @@ pub(crate) fn referenced_by<'a, 'p>(
     Ok(out)
 }
 
-/// Finds the dynamic properties among `properties` (all must be defined in the project), computes and registers
-/// them, and returns their bucket boundaries by name (for group-bys).
-pub(crate) async fn prepare<'p>(
+/// Everything a report's properties need computed when it runs: the dynamic properties among `filters` and
+/// `group_bys` (all must be defined in the project) and the cohorts the filters name. Registers both and returns
+/// the dynamic properties' bucket boundaries by name (for group-bys).
+pub(crate) async fn prepare(
     ctx: &SessionContext,
     project: &herd_store::ProjectStore,
-    properties: impl Iterator<Item = &'p PropertyRef>,
+    filters: Vec<&Filter>,
+    group_bys: Vec<&PropertyRef>,
     now_ms: i64,
 ) -> Result<HashMap<String, Vec<f64>>> {
     let record = project.record();
     let defs = DynamicProperty::all_in(&record.settings);
-    let used = referenced_by(properties, &defs)?;
+    let used = referenced_by(filters.iter().map(|f| &f.property).chain(group_bys), &defs)?;
     let zone = crate::project_zone(&record.settings)?;
     register(ctx, &used, now_ms, zone).await?;
+    crate::cohorts::register(ctx, &record.settings, filters.into_iter(), now_ms).await?;
     Ok(used.iter().map(|d| (d.name.clone(), d.bucket_bounds())).collect())
 }
 

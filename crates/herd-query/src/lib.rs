@@ -9,6 +9,7 @@ mod accounts;
 mod aggregates;
 pub mod buckets;
 mod catalog;
+mod cohorts;
 pub mod compile;
 mod compile_stream;
 mod dynamic;
@@ -26,9 +27,10 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use herd_model::accounts::{AccountsQuery, AccountsResult, GroupProfile};
+use herd_model::cohort::{Cohort, CohortMembers};
 use herd_model::engagement::{Lifecycle, LifecycleResult, Stickiness, StickinessResult};
 use herd_model::funnel::{Funnel, FunnelResult};
-use herd_model::report::{PropertyMode, Segmentation, SegmentationResult};
+use herd_model::report::{CountBy, PropertyMode, Segmentation, SegmentationResult};
 use herd_model::retention::{Retention, RetentionResult};
 use herd_store::ProjectStore;
 
@@ -97,8 +99,8 @@ impl QueryEngine {
         self.spawn(async move {
             let loaded = session::open(&project, req.property_mode == PropertyMode::Current).await?;
             let filters = req.events.iter().flat_map(|e| e.filters.iter()).chain(req.segments.iter().flatten());
-            let properties = filters.map(|f| &f.property).chain(req.events.iter().flat_map(|e| e.group_by.iter()));
-            let buckets = dynamic::prepare(&loaded.ctx, &project, properties, now).await?;
+            let group_bys = req.events.iter().flat_map(|e| e.group_by.iter()).collect();
+            let buckets = dynamic::prepare(&loaded.ctx, &project, filters.collect(), group_bys, now).await?;
             segmentation::segmentation(&loaded.ctx, &req, &buckets).await
         })
         .await
@@ -110,8 +112,8 @@ impl QueryEngine {
         self.spawn(async move {
             let loaded = session::open(&project, req.property_mode == PropertyMode::Current).await?;
             let filters = req.steps.iter().flat_map(|s| s.filters.iter()).chain(req.segments.iter().flatten());
-            let properties = filters.map(|f| &f.property).chain(req.group_by.iter());
-            let buckets = dynamic::prepare(&loaded.ctx, &project, properties, now).await?;
+            let group_bys = req.group_by.iter().collect();
+            let buckets = dynamic::prepare(&loaded.ctx, &project, filters.collect(), group_bys, now).await?;
             funnel::funnel(&loaded.ctx, &req, &buckets).await
         })
         .await
@@ -123,8 +125,8 @@ impl QueryEngine {
         self.spawn(async move {
             let loaded = session::open(&project, req.property_mode == PropertyMode::Current).await?;
             let filters = req.start.filters.iter().chain(&req.returning.filters).chain(req.segments.iter().flatten());
-            let properties = filters.map(|f| &f.property).chain(req.group_by.iter());
-            let buckets = dynamic::prepare(&loaded.ctx, &project, properties, now).await?;
+            let group_bys = req.group_by.iter().collect();
+            let buckets = dynamic::prepare(&loaded.ctx, &project, filters.collect(), group_bys, now).await?;
             retention::retention(&loaded.ctx, &req, &buckets, now).await
         })
         .await
@@ -136,7 +138,7 @@ impl QueryEngine {
         self.spawn(async move {
             let loaded = session::open(&project, req.property_mode == PropertyMode::Current).await?;
             let filters = req.event.filters.iter().chain(req.segments.iter().flatten());
-            let buckets = dynamic::prepare(&loaded.ctx, &project, filters.map(|f| &f.property), now).await?;
+            let buckets = dynamic::prepare(&loaded.ctx, &project, filters.collect(), Vec::new(), now).await?;
             engagement::stickiness(&loaded.ctx, &req, &buckets).await
         })
         .await
@@ -148,8 +150,23 @@ impl QueryEngine {
         self.spawn(async move {
             let loaded = session::open(&project, req.property_mode == PropertyMode::Current).await?;
             let filters = req.event.filters.iter().chain(req.segments.iter().flatten());
-            let buckets = dynamic::prepare(&loaded.ctx, &project, filters.map(|f| &f.property), now).await?;
+            let buckets = dynamic::prepare(&loaded.ctx, &project, filters.collect(), Vec::new(), now).await?;
             engagement::lifecycle(&loaded.ctx, &req, &buckets).await
+        })
+        .await
+    }
+
+    /// The members of cohort `id` now (behavioural cohorts computed from the events).
+    pub async fn cohort_members(&self, project: Arc<ProjectStore>, id: String) -> Result<CohortMembers> {
+        let now = self.now_ms();
+        self.spawn(async move {
+            let loaded = session::open(&project, false).await?;
+            let cohorts = Cohort::all_in(&project.record().settings);
+            let cohort = cohorts::find(&cohorts, &id)?;
+            let members = cohorts::members(&loaded.ctx, cohort, now).await?;
+            let users =
+                if cohort.count_by == CountBy::User { project.users().map_err(QueryError::Store)? } else { Vec::new() };
+            Ok(members.resolve(&users))
         })
         .await
     }

@@ -71,6 +71,7 @@ pub(crate) async fn open(project: &ProjectStore, with_state: bool) -> Result<Loa
     }
     // Reports that use dynamic properties register it again with their values.
     ctx.register_udf(crate::dynamic::udf(Default::default()));
+    ctx.register_udf(crate::cohorts::empty_udf());
     Ok(Loaded { ctx })
 }
 

@@ -30,17 +30,17 @@ use crate::buckets::{Zone, bucket_start, interval_from_name};
 /// A call's arguments as text, with literals kept as one value instead of one per row, so that a function can
 /// remember its answer for each distinct combination of the per-row values (JSON texts repeat a lot: the same
 /// groups, the same user properties) and parse each only once per batch.
-struct Args {
+pub(crate) struct Args {
     arrays: Vec<StringArray>,
     literal: Vec<bool>,
 }
 
 impl Args {
-    fn new(args: &ScalarFunctionArgs) -> Result<Args> {
+    pub(crate) fn new(args: &ScalarFunctionArgs) -> Result<Args> {
         Args::of(&args.args)
     }
 
-    fn of(values: &[ColumnarValue]) -> Result<Args> {
+    pub(crate) fn of(values: &[ColumnarValue]) -> Result<Args> {
         let mut arrays = Vec::with_capacity(values.len());
         let mut literal = Vec::with_capacity(values.len());
         for a in values {
@@ -56,29 +56,29 @@ impl Args {
         Ok(Args { arrays, literal })
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.arrays.len()
     }
 
-    fn at(&self, i: usize, row: usize) -> usize {
+    pub(crate) fn at(&self, i: usize, row: usize) -> usize {
         if self.literal[i] { 0 } else { row }
     }
 
-    fn valid(&self, i: usize, row: usize) -> bool {
+    pub(crate) fn valid(&self, i: usize, row: usize) -> bool {
         self.arrays[i].is_valid(self.at(i, row))
     }
 
-    fn value(&self, i: usize, row: usize) -> &str {
+    pub(crate) fn value(&self, i: usize, row: usize) -> &str {
         self.arrays[i].value(self.at(i, row))
     }
 
     /// The non-null values of arguments `from..` (a path).
-    fn path(&self, from: usize, row: usize) -> Vec<&str> {
+    pub(crate) fn path(&self, from: usize, row: usize) -> Vec<&str> {
         (from..self.len()).filter(|i| self.valid(*i, row)).map(|i| self.value(i, row)).collect()
     }
 
     /// What a row's answer depends on: every per-row argument (NULL distinguished from text).
-    fn key(&self, row: usize) -> Vec<Option<&str>> {
+    pub(crate) fn key(&self, row: usize) -> Vec<Option<&str>> {
         (0..self.len()).filter(|i| !self.literal[*i]).map(|i| self.valid(i, row).then(|| self.value(i, row))).collect()
     }
 }

@@ -65,7 +65,7 @@ pub(crate) fn is(property: PropertyRef, value: &str) -> Filter {
 /// One project holding `commands` (submitted with "now" = `D1`), optionally half flushed to a segment.
 pub(crate) struct Fixture {
     _dir: tempfile::TempDir,
-    _store: Store,
+    pub(crate) store: Store,
     pub(crate) project: Arc<ProjectStore>,
     pub(crate) engine: QueryEngine,
     pub(crate) rt: tokio::runtime::Runtime,
@@ -89,6 +89,6 @@ impl Fixture {
         if !rest.is_empty() {
             rt.block_on(project.submit(rest, D1)).unwrap().unwrap();
         }
-        Fixture { _dir: dir, _store: store, project, engine: QueryEngine::new(1).unwrap(), rt }
+        Fixture { _dir: dir, store, project, engine: QueryEngine::new(1).unwrap(), rt }
     }
 }
