@@ -34,8 +34,9 @@
 //! - **Dates and ranges.** `start`/`end` are `YYYYMMDD` (also `YYYY-MM-DD`), inclusive, local days of the
 //!   project's time zone. Ranges are capped as Amplitude documents: real-time 2 days, hourly 7 days, daily 366
 //!   days (a leap year); weekly and monthly are not capped. `limit` must be 1–1000 (refused, not clamped).
-//!   `rollingWindow`, `rollingAverage`, cohort segments (`userdata_cohort`) and "who performed" segment conditions
-//!   are refused with a 400.
+//!   `rollingWindow`, `rollingAverage` and "who performed" segment conditions are refused with a 400.
+//! - **Cohorts.** A segment condition `{"prop":"userdata_cohort","op":"is"|"is not","values":[ids]}` keeps the
+//!   events of users (or, for a cohort of groups, of groups) in any of the cohorts; unknown ids are refused.
 //! - **Time zones.** [`parse_segmentation`] computes local midnights itself for `UTC` and fixed offsets (`+02:00`,
 //!   `-05`); for IANA names (no tz data here) it uses UTC midnights and keeps the name on the [`Segmentation`], so
 //!   callers with tz data should use [`parse_segmentation_with`]. Likewise the response takes the x-axis labels
@@ -735,11 +736,16 @@ fn parse_conditions(at: &str, items: &[Value]) -> Result<Vec<Filter>, DashboardE
             ));
         }
         let prop = str_field(obj, &at, "prop")?;
-        if prop == "userdata_cohort" {
-            return Err(unsupported(format!("{at} (cohorts)"), "segment by properties instead"));
-        }
         let op = parse_op(&format!("{at}.op"), str_field(obj, &at, "op")?)?;
         let values = parse_values(&format!("{at}.values"), obj.get("values"))?;
+        if prop == herd_model::cohort::COHORT_PROPERTY {
+            if !matches!(op, FilterOp::Is | FilterOp::IsNot) {
+                return Err(invalid(format!("{at}.op"), "must be is or is not in a cohort condition"));
+            }
+            let property = PropertyRef { source: PropertySource::Cohort, key: prop.to_owned() };
+            filters.push(Filter { property, op, values });
+            continue;
+        }
         let property = match obj.get("group_type") {
             None | Some(Value::Null) => user_level(&format!("{at}.prop"), prop)?,
             group_type => property_of(&at, "type", "group", Some(prop), group_type, false)?,

@@ -13,6 +13,7 @@
 //! | `GET /api/2/export` | [`export_row`], [`parse_export_hour`], [`parse_export_range`] | JSON lines |
 //! | `GET /api/2/events/segmentation` | [`parse_segmentation`], [`parse_segmentation_with`] | [`segmentation_response`] |
 
+mod cohorts;
 mod dashboard;
 mod error;
 mod event;
@@ -29,6 +30,10 @@ mod retention;
 mod timefmt;
 mod upload;
 
+pub use cohorts::{
+    CohortUpload, cohort_csv, cohort_request_response, cohort_summary, cohort_upload_response, cohorts_response,
+    parse_cohort_upload,
+};
 pub use dashboard::{
     BUILTIN_PROPERTIES, DEFAULT_LIMIT, DashboardError, GROUP_VALUE, MAX_EVENTS, MAX_GROUP_BYS, MAX_LIMIT, MAX_SEGMENTS,
     format_x_value, parse_segmentation, parse_segmentation_with, segmentation_response, x_labels,

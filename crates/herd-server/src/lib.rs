@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod cohorts;
 pub mod error;
 pub mod export;
 pub mod ingest;
@@ -79,6 +80,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sql", post(query::sql))
         .route("/api/v1/groups/{group_type}", get(accounts::list))
         .route("/api/v1/groups/{group_type}/{group_value}", get(accounts::profile))
+        .route("/api/3/cohorts/upload", post(cohorts::upload))
+        .route("/api/3/cohorts", get(cohorts::list_amplitude))
+        .route("/api/5/cohorts/request/{id}", get(cohorts::request))
+        .route("/api/5/cohorts/request-status/{request_id}", get(cohorts::request_status))
+        .route("/api/5/cohorts/request/{request_id}/file", get(cohorts::file))
+        .route("/api/v1/cohorts", get(cohorts::list_native))
+        .route("/api/v1/cohorts/{id}", put(cohorts::put_definition).delete(cohorts::delete))
+        .route("/api/v1/cohorts/{id}/ids", put(cohorts::put_ids))
+        .route("/api/v1/cohorts/{id}/members", get(cohorts::members))
         .route("/api/v1/dynamic-properties", get(accounts::list_dynamic))
         .route("/api/v1/dynamic-properties/{name}", put(accounts::put_dynamic).delete(accounts::delete_dynamic))
         .route("/admin/projects", get(admin::list_projects).post(admin::create_project))

@@ -17,6 +17,15 @@ pub fn check(current: &BTreeMap<String, String>, key: &str, value: Option<&str>)
     if let Some(name) = key.strip_prefix(herd_model::accounts::DYNAMIC_PROPERTY_SETTING_PREFIX) {
         return check_dynamic(name, value);
     }
+    if let Some(id) = key.strip_prefix(herd_model::cohort::COHORT_SETTING_PREFIX) {
+        herd_model::cohort::check_id(id)?;
+        let Some(json) = value else { return Ok(()) };
+        let cohort = herd_model::cohort::Cohort::parse(json)?;
+        if cohort.id != id {
+            return Err(format!("the cohort's id {:?} differs from the setting's {id:?}", cohort.id));
+        }
+        return Ok(());
+    }
     if !known_keys().contains(&key) {
         return Err(format!("unknown project setting {key:?}; known settings: {}", known_keys().join(", ")));
     }

@@ -2,6 +2,7 @@
 //! are compared with snapshots.
 
 mod accounts;
+mod cohorts;
 mod journeys;
 mod openapi;
 mod reports;

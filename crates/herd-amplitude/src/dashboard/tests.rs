@@ -314,10 +314,10 @@ fn bad_input_table() {
                 "message": "Herd does not support rollingWindow; ask for the plain series and compute the rolling values yourself"}),
         ),
         (
-            "cohort segment",
-            format!("{ok}&s=[{{\"prop\":\"userdata_cohort\",\"op\":\"is\",\"values\":[\"5mjbq8w\"]}}]"),
-            json!({"code": 400, "error": "Unsupported parameter: s[0] (cohorts)",
-                "message": "Herd does not support s[0] (cohorts); segment by properties instead"}),
+            "cohort segment with a comparison",
+            format!("{ok}&s=[{{\"prop\":\"userdata_cohort\",\"op\":\"less\",\"values\":[\"5mjbq8w\"]}}]"),
+            json!({"code": 400, "error": "Invalid parameter: s[0].op",
+                "message": "s[0].op must be is or is not in a cohort condition"}),
         ),
         (
             "segment is not an array",
