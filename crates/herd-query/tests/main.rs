@@ -7,5 +7,6 @@ mod funnel;
 mod funnel_reference;
 mod histogram;
 mod retention;
+mod retention_reference;
 mod segmentation;
 mod support;
