@@ -45,6 +45,74 @@ fn state_changes() -> String {
     format!("({}, {})", lit(herd_model::IDENTIFY_EVENT), lit(herd_model::GROUP_IDENTIFY_EVENT))
 }
 
+/// What a user's events add up to (Amplitude's `userData` numbers).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct UserSummary {
+    pub events: u64,
+    /// Distinct session ids (events without a session, id −1, not counted).
+    pub sessions: u64,
+    pub first_ms: Option<i64>,
+    pub last_ms: Option<i64>,
+    /// Time in sessions, ms: per session, its last event minus its start (the session id), summed.
+    pub usage_time_ms: i64,
+    /// Events with a revenue.
+    pub purchases: u64,
+    /// `revenue`, else `price × quantity` (quantity 1 when absent), summed.
+    pub revenue: f64,
+    /// The app version of the first event that has one.
+    pub start_version: Option<String>,
+    /// The latest event's location, `(lat, lng)`.
+    pub last_location: Option<(f64, f64)>,
+}
+
+/// The summary of the events of a user (its `amplitude_id`s).
+pub(crate) async fn user_summary(ctx: &SessionContext, amplitude_ids: &[u64]) -> Result<UserSummary> {
+    let ids = amplitude_ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+    let mine = format!("amplitude_id IN ({ids}) AND event_type NOT IN {}", state_changes());
+    let money = "COALESCE(TRY_CAST(herd_get(revenue, 'revenue') AS DOUBLE), TRY_CAST(herd_get(revenue, 'price') AS DOUBLE) \
+                 * COALESCE(TRY_CAST(herd_get(revenue, 'quantity') AS DOUBLE), 1))";
+    let sql = format!(
+        "SELECT COUNT(*), COUNT(DISTINCT CASE WHEN session_id >= 0 THEN session_id END), \
+         MIN(CAST(event_time AS BIGINT)), MAX(CAST(event_time AS BIGINT)), COUNT({money}), COALESCE(SUM({money}), 0) \
+         FROM events WHERE {mine}"
+    );
+    let rows = crate::rows::to_json_rows(&ctx.sql(&sql).await?.collect().await?)?;
+    let row: Vec<Value> = rows.into_iter().next().map(|r| r.into_iter().map(|(_, v)| v).collect()).unwrap_or_default();
+    let int = |i: usize| row.get(i).and_then(Value::as_i64);
+    let usage_sql = format!(
+        "SELECT COALESCE(SUM(d), 0) FROM (SELECT MAX(CAST(event_time AS BIGINT)) - session_id AS d FROM events \
+         WHERE {mine} AND session_id >= 0 GROUP BY session_id) s"
+    );
+    let usage = crate::rows::to_json_rows(&ctx.sql(&usage_sql).await?.collect().await?)?;
+    let usage = usage.first().and_then(|r| r.values().next()).and_then(Value::as_i64).unwrap_or(0);
+    let first_version = format!(
+        "SELECT herd_get(device, 'app_version') FROM events WHERE {mine} AND herd_get(device, 'app_version') IS NOT NULL \
+         ORDER BY event_time, seq LIMIT 1"
+    );
+    let version = crate::rows::to_json_rows(&ctx.sql(&first_version).await?.collect().await?)?;
+    let location = format!(
+        "SELECT TRY_CAST(herd_get(device, 'location_lat') AS DOUBLE), TRY_CAST(herd_get(device, 'location_lng') AS DOUBLE) \
+         FROM events WHERE {mine} AND herd_get(device, 'location_lat') IS NOT NULL ORDER BY event_time DESC, seq DESC LIMIT 1"
+    );
+    let location = crate::rows::to_json_rows(&ctx.sql(&location).await?.collect().await?)?;
+    let location: Vec<Option<f64>> =
+        location.first().map(|r| r.values().map(Value::as_f64).collect()).unwrap_or_default();
+    Ok(UserSummary {
+        events: int(0).unwrap_or(0).max(0) as u64,
+        sessions: int(1).unwrap_or(0).max(0) as u64,
+        first_ms: int(2),
+        last_ms: int(3),
+        usage_time_ms: usage,
+        purchases: int(4).unwrap_or(0).max(0) as u64,
+        revenue: row.get(5).and_then(Value::as_f64).unwrap_or(0.0),
+        start_version: version.first().and_then(|r| r.values().next()).and_then(Value::as_str).map(str::to_owned),
+        last_location: match location.as_slice() {
+            [Some(lat), Some(lng)] => Some((*lat, *lng)),
+            _ => None,
+        },
+    })
+}
+
 /// Every event type (state changes excluded) with its counts since `period_start_ms`.
 pub(crate) async fn event_types(ctx: &SessionContext, period_start_ms: i64) -> Result<Vec<EventTypeStats>> {
     ctx.register_udf(ScalarUDF::new_from_impl(HerdKeys { signature: Signature::variadic_any(Volatility::Immutable) }));

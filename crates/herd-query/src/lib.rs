@@ -34,7 +34,7 @@ use herd_model::report::{CountBy, PropertyMode, Segmentation, SegmentationResult
 use herd_model::retention::{Retention, RetentionResult};
 use herd_store::ProjectStore;
 
-pub use catalog::EventTypeStats;
+pub use catalog::{EventTypeStats, UserSummary};
 pub use error::{QueryError, Result};
 
 /// The project setting that holds its reporting time zone (IANA name or offset; default UTC).
@@ -222,6 +222,15 @@ impl QueryEngine {
         self.spawn(async move {
             let loaded = session::open(&project, false).await?;
             catalog::user_events(&loaded.ctx, &amplitude_ids, offset, limit, latest_first).await
+        })
+        .await
+    }
+
+    /// What the events of a user (its `amplitude_id`s) add up to.
+    pub async fn user_summary(&self, project: Arc<ProjectStore>, amplitude_ids: Vec<u64>) -> Result<UserSummary> {
+        self.spawn(async move {
+            let loaded = session::open(&project, false).await?;
+            catalog::user_summary(&loaded.ctx, &amplitude_ids).await
         })
         .await
     }

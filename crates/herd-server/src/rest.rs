@@ -215,14 +215,7 @@ pub async fn user_activity(State(s): State<AppState>, headers: HeaderMap, RawQue
         let ids: Vec<u64> = std::iter::once(canon).chain(merged.iter().copied()).collect();
         let events =
             s.queries.user_events(project.clone(), ids.clone(), offset, limit, latest).await.map_err(query_error)?;
-        let list = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
-        let summary_sql = format!(
-            "SELECT COUNT(*) AS n, COUNT(DISTINCT CASE WHEN session_id >= 0 THEN session_id END) AS sessions, MIN(event_time) AS first, \
-             MAX(event_time) AS last FROM events WHERE amplitude_id IN ({list}) AND event_type NOT IN ('$identify', '$groupidentify')"
-        );
-        let summary = s.queries.sql(project.clone(), summary_sql).await.map_err(query_error)?;
-        let summary =
-            herd_query::rows::to_json_rows(&summary).map_err(query_error)?.into_iter().next().unwrap_or_default();
+        let summary = s.queries.user_summary(project.clone(), ids.clone()).await.map_err(query_error)?;
         // Device fields come from the user's latest event, whatever page was asked for.
         let latest_event = if latest && offset == 0 {
             events.first().cloned()
@@ -239,10 +232,17 @@ pub async fn user_activity(State(s): State<AppState>, headers: HeaderMap, RawQue
         data.insert("user_id".into(), json!(user.user_id));
         data.insert("canonical_amplitude_id".into(), json!(canon));
         data.insert("merged_amplitude_ids".into(), json!(merged));
-        data.insert("num_events".into(), summary.get("n").cloned().unwrap_or(json!(0)));
-        data.insert("num_sessions".into(), summary.get("sessions").cloned().unwrap_or(json!(0)));
-        data.insert("first_used".into(), summary.get("first").cloned().unwrap_or(Value::Null));
-        data.insert("last_used".into(), summary.get("last").cloned().unwrap_or(Value::Null));
+        data.insert("num_events".into(), json!(summary.events));
+        data.insert("num_sessions".into(), json!(summary.sessions));
+        // Amplitude gives times as text in the project's zone; Herd gives ms since the epoch, as its other APIs.
+        data.insert("first_used".into(), json!(summary.first_ms));
+        data.insert("last_used".into(), json!(summary.last_ms));
+        data.insert("usage_time".into(), json!(summary.usage_time_ms));
+        data.insert("purchases".into(), json!(summary.purchases));
+        data.insert("revenue".into(), json!(summary.revenue));
+        data.insert("start_version".into(), json!(summary.start_version));
+        let location = summary.last_location.map(|(lat, lng)| json!({"lat": lat, "lng": lng}));
+        data.insert("last_location".into(), location.unwrap_or(Value::Null));
         // Amplitude's userData names ← Herd's stored device keys.
         for (name, key) in [
             ("platform", "platform"),

@@ -140,6 +140,27 @@ async fn user_search_and_activity() {
         call(&app, get(&format!("/api/2/useractivity?user={bob}&offset=1&direction=earliest"), &auth)).await;
     assert_eq!(body["userData"]["platform"], "iOS", "{body}");
     assert!(body["events"].as_array().unwrap().is_empty());
+
+    // Sessions, usage time, purchases, revenue, start version and last location.
+    let events = json!([
+        {"user_id": "dora-0001", "event_type": "open", "session_id": 1_000, "time": 1_000, "app_version": "1.0"},
+        {"user_id": "dora-0001", "event_type": "buy", "session_id": 1_000, "time": 61_000, "price": 5, "quantity": 2,
+         "app_version": "1.1", "location_lat": 52.5, "location_lng": 13.4},
+        {"user_id": "dora-0001", "event_type": "buy", "session_id": 100_000, "time": 130_000, "revenue": 3.5},
+    ]);
+    let (status, body, _) = call(&app, post("/2/httpapi", json!({"api_key": "key-one-0001", "events": events}))).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, dora, _) = call(&app, get(&search("dora-0001"), &auth)).await;
+    let dora = dora["matches"][0]["amplitude_id"].as_u64().unwrap();
+    let (_, body, _) = call(&app, get(&format!("/api/2/useractivity?user={dora}"), &auth)).await;
+    let d = &body["userData"];
+    assert_eq!((d["num_sessions"].clone(), d["usage_time"].clone()), (json!(2), json!(60_000 + 30_000)), "{d}");
+    assert_eq!((d["purchases"].clone(), d["revenue"].clone()), (json!(2), json!(13.5)), "{d}");
+    assert_eq!(
+        (d["start_version"].clone(), d["last_location"].clone()),
+        (json!("1.0"), json!({"lat": 52.5, "lng": 13.4}))
+    );
+    assert_eq!((d["first_used"].clone(), d["last_used"].clone()), (json!(1_000), json!(130_000)));
     for (q, status) in [
         ("user=abc", StatusCode::BAD_REQUEST),
         ("user=999999", StatusCode::NOT_FOUND),
