@@ -4,7 +4,9 @@
 //! [`query`]) times reports against DuckDB.
 
 mod dataset;
+mod journeys;
 mod query;
+mod rss;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
