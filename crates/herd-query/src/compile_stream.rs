@@ -70,10 +70,26 @@ impl StreamQuery<'_> {
     pub(crate) fn sql(&self) -> Result<String> {
         let (from, to) = self.rows_ms;
         let not_state = selector(&herd_model::report::EventSelector::Any);
+        // When every condition names an event type, rows of other types can never set a bit: leave them out
+        // before any property is read (most of a funnel's input is other events).
+        let named: Option<Vec<String>> = self
+            .conditions
+            .iter()
+            .map(|c| match &c.event {
+                herd_model::report::EventSelector::Named(n) => Some(lit(n)),
+                _ => None,
+            })
+            .collect();
+        let row_filter = match named {
+            Some(types) if !self.keep_unmatched && !types.is_empty() => {
+                format!("{not_state} AND event_type IN ({})", types.join(", "))
+            }
+            _ => not_state.clone(),
+        };
         let base = format!(
             "SELECT {unit} AS unit, CAST(event_time AS BIGINT) AS ev_ts, CAST(seq AS BIGINT) AS ev_seq, {COLUMNS} \
              FROM events WHERE CAST(event_time AS BIGINT) >= {from} AND CAST(event_time AS BIGINT) < {to} \
-             AND {not_state}",
+             AND {row_filter}",
             unit = self.unit()
         );
         let mut steps = Vec::new();
