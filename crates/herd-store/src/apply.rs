@@ -2,9 +2,10 @@
 //! operations, group memberships, and stamping each event with the state that holds at that moment.
 //!
 //! A request is checked for rejections before anything of it is applied, so a rejected request changes nothing.
-//! User and group records touched by a transaction are cached and written back once at the end of it.
+//! User and group records are read through the writer's [`StateCache`]; those a transaction changes are written
+//! back once at its end, and its events go to the log as a few large records, not one B-tree entry each.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use herd_model::{
     Alias, Command, GROUP_IDENTIFY_EVENT, GroupIdentify, GroupLimits, GroupSet, IDENTIFY_EVENT, Identify, Properties,
@@ -12,9 +13,14 @@ use herd_model::{
 };
 use redb::{ReadableTable, Table, WriteTransaction};
 
-use crate::error::{Rejection, Result, StoreError};
-use crate::records::{GroupState, MAX_DEVICES_PER_USER, UserState, decode, encode, encode_event};
+use crate::cache::StateCache;
+use crate::dedup::{DedupIndex, key_hash};
+use crate::error::{Rejection, Result};
+use crate::records::{GroupState, MAX_DEVICES_PER_USER, UserState, decode, encode, encode_log_record};
 use crate::tables::*;
+
+/// Most events in one log record; a commit writes its events as records of at most this many.
+pub(crate) const MAX_EVENTS_PER_LOG_RECORD: usize = 4096;
 
 /// Settings that shape how commands apply.
 #[derive(Debug, Clone, Copy)]
@@ -56,6 +62,7 @@ pub(crate) struct Counters {
     pub next_seq: u64,
     pub next_amplitude_id: u64,
     pub next_group_key: u64,
+    pub next_dedup_block: u64,
     pub group_types: Vec<String>,
 }
 
@@ -67,6 +74,7 @@ impl Counters {
             next_seq: get("next_seq", 1)?,
             next_amplitude_id: get("next_amplitude_id", 1)?,
             next_group_key: get("next_group_key", 1)?,
+            next_dedup_block: get("next_dedup_block", 1)?,
             group_types: Vec::new(),
         };
         let types = txn.open_table(GROUP_TYPES)?;
@@ -81,54 +89,78 @@ impl Counters {
     }
 }
 
+/// What the writer keeps in memory between transactions; cleared (and reloaded) when a transaction fails.
+#[derive(Default)]
+pub(crate) struct WriterMemory {
+    pub cache: StateCache,
+    pub dedup: DedupIndex,
+}
+
 /// One write transaction's view of a project.
-pub(crate) struct Batch<'t> {
+pub(crate) struct Batch<'t, 'm> {
     meta: Table<'t, &'static str, u64>,
     log: Table<'t, u64, &'static [u8]>,
-    dedup: Table<'t, &'static str, i64>,
-    dedup_expiry: Table<'t, (i64, &'static str), ()>,
+    dedup_blocks: Table<'t, (i64, u64), &'static [u8]>,
     user_ids: Table<'t, &'static str, u64>,
     device_ids: Table<'t, &'static str, u64>,
     users_table: Table<'t, u64, &'static [u8]>,
     groups_table: Table<'t, &'static str, &'static [u8]>,
     group_types_table: Table<'t, &'static str, u64>,
     counters: Counters,
-    users: HashMap<u64, UserState>,
+    memory: &'m mut WriterMemory,
     dirty_users: HashSet<u64>,
-    groups: HashMap<String, GroupState>,
     dirty_groups: HashSet<String>,
+    /// This transaction's events, in `seq` order, written to the log by [`Batch::finish`].
+    events: Vec<StoredEvent>,
     options: ApplyOptions,
 }
 
-impl<'t> Batch<'t> {
-    pub(crate) fn open(txn: &'t WriteTransaction, counters: Counters, options: ApplyOptions) -> Result<Batch<'t>> {
+impl<'t, 'm> Batch<'t, 'm> {
+    pub(crate) fn open(
+        txn: &'t WriteTransaction,
+        counters: Counters,
+        memory: &'m mut WriterMemory,
+        options: ApplyOptions,
+    ) -> Result<Batch<'t, 'm>> {
         Ok(Batch {
             meta: txn.open_table(META)?,
             log: txn.open_table(LOG)?,
-            dedup: txn.open_table(DEDUP)?,
-            dedup_expiry: txn.open_table(DEDUP_EXPIRY)?,
+            dedup_blocks: txn.open_table(DEDUP_BLOCKS)?,
             user_ids: txn.open_table(USER_IDS)?,
             device_ids: txn.open_table(DEVICE_IDS)?,
             users_table: txn.open_table(USERS)?,
             groups_table: txn.open_table(GROUPS)?,
             group_types_table: txn.open_table(GROUP_TYPES)?,
             counters,
-            users: HashMap::new(),
+            memory,
             dirty_users: HashSet::new(),
-            groups: HashMap::new(),
             dirty_groups: HashSet::new(),
+            events: Vec::new(),
             options,
         })
     }
 
-    /// Writes back cached state and counters; returns the counters for the writer to keep.
-    pub(crate) fn finish(mut self) -> Result<Counters> {
+    /// Writes the log records, dedup block, changed state and counters; returns the counters for the writer.
+    pub(crate) fn finish(mut self, now_ms: i64) -> Result<Counters> {
+        for run in self.events.chunks(MAX_EVENTS_PER_LOG_RECORD) {
+            let bytes = encode_log_record(run);
+            self.log.insert(run[0].seq, bytes.as_slice())?;
+        }
+        if self.memory.dedup.persist(
+            &mut self.dedup_blocks,
+            self.counters.next_dedup_block,
+            now_ms,
+            self.options.dedup_window_ms,
+        )? {
+            self.counters.next_dedup_block += 1;
+            self.meta.insert("next_dedup_block", self.counters.next_dedup_block)?;
+        }
         for id in &self.dirty_users {
-            let bytes = encode(&self.users[id]);
+            let bytes = encode(&self.memory.cache.users[id]);
             self.users_table.insert(*id, bytes.as_slice())?;
         }
         for key in &self.dirty_groups {
-            let bytes = encode(&self.groups[key]);
+            let bytes = encode(&self.memory.cache.groups[key]);
             self.groups_table.insert(key.as_str(), bytes.as_slice())?;
         }
         self.meta.insert("next_seq", self.counters.next_seq)?;
@@ -194,25 +226,52 @@ impl<'t> Batch<'t> {
     }
 
     fn is_duplicate(&mut self, device: Option<&str>, insert_id: &str, now: i64) -> Result<bool> {
-        let key = format!("{}\0{insert_id}", device.unwrap_or(""));
-        if let Some(seen) = self.dedup.get(key.as_str())?.map(|v| v.value())
-            && now - seen < self.options.dedup_window_ms
-        {
-            return Ok(true);
+        let hash = key_hash(device, insert_id);
+        Ok(self.memory.dedup.check_and_insert(hash, now, self.options.dedup_window_ms))
+    }
+
+    fn user_id_owner(&mut self, user_id: &str) -> Result<Option<u64>> {
+        if let Some(&id) = self.memory.cache.user_ids.get(user_id) {
+            return Ok(Some(id));
         }
-        self.dedup.insert(key.as_str(), now)?;
-        self.dedup_expiry.insert((now, key.as_str()), ())?;
-        Ok(false)
+        let found = self.user_ids.get(user_id)?.map(|v| v.value());
+        if let Some(id) = found {
+            self.memory.cache.user_ids.insert(user_id.to_owned(), id);
+        }
+        Ok(found)
+    }
+
+    fn device_owner(&mut self, device_id: &str) -> Result<Option<u64>> {
+        if let Some(&id) = self.memory.cache.device_ids.get(device_id) {
+            return Ok(Some(id));
+        }
+        let found = self.device_ids.get(device_id)?.map(|v| v.value());
+        if let Some(id) = found {
+            self.memory.cache.device_ids.insert(device_id.to_owned(), id);
+        }
+        Ok(found)
+    }
+
+    fn set_user_id_owner(&mut self, user_id: &str, id: u64) -> Result<()> {
+        self.user_ids.insert(user_id, id)?;
+        self.memory.cache.user_ids.insert(user_id.to_owned(), id);
+        Ok(())
+    }
+
+    fn set_device_owner(&mut self, device_id: &str, id: u64) -> Result<()> {
+        self.device_ids.insert(device_id, id)?;
+        self.memory.cache.device_ids.insert(device_id.to_owned(), id);
+        Ok(())
     }
 
     /// Finds or creates the internal user for a pair of ids (Amplitude's `amplitude_id` rules).
     fn resolve(&mut self, user_id: Option<&str>, device_id: Option<&str>, now: i64) -> Result<u64> {
         let by_user = match user_id {
-            Some(u) => self.user_ids.get(u)?.map(|v| v.value()),
+            Some(u) => self.user_id_owner(u)?,
             None => None,
         };
         let by_device = match device_id {
-            Some(d) => self.device_ids.get(d)?.map(|v| v.value()),
+            Some(d) => self.device_owner(d)?,
             None => None,
         };
         let id = match (user_id, by_user, by_device) {
@@ -220,7 +279,7 @@ impl<'t> Batch<'t> {
             // A known anonymous device identifies itself: the same user from now on.
             (Some(u), None, Some(dev_user)) if self.user(dev_user)?.user_id.is_none() => {
                 self.user_mut(dev_user)?.user_id = Some(u.to_owned());
-                self.user_ids.insert(u, dev_user)?;
+                self.set_user_id_owner(u, dev_user)?;
                 dev_user
             }
             (None, None, Some(dev_user)) => dev_user,
@@ -230,10 +289,10 @@ impl<'t> Batch<'t> {
                 self.counters.next_amplitude_id += 1;
                 let state =
                     UserState { user_id: user_id.map(str::to_owned), first_seen_ms: Some(now), ..UserState::default() };
-                self.users.insert(id, state);
+                self.memory.cache.users.insert(id, state);
                 self.dirty_users.insert(id);
                 if let Some(u) = user_id {
-                    self.user_ids.insert(u, id)?;
+                    self.set_user_id_owner(u, id)?;
                 }
                 id
             }
@@ -246,7 +305,7 @@ impl<'t> Batch<'t> {
                 {
                     self.user_mut(anon)?.merged_into = Some(id);
                 }
-                self.device_ids.insert(d, id)?;
+                self.set_device_owner(d, id)?;
             }
             let user = self.user(id)?;
             if !user.device_ids.iter().any(|x| x == d) && user.device_ids.len() < MAX_DEVICES_PER_USER {
@@ -258,29 +317,29 @@ impl<'t> Batch<'t> {
 
     fn user(&mut self, id: u64) -> Result<&UserState> {
         self.load_user(id)?;
-        Ok(&self.users[&id])
+        Ok(&self.memory.cache.users[&id])
     }
 
     fn user_mut(&mut self, id: u64) -> Result<&mut UserState> {
         self.load_user(id)?;
         self.dirty_users.insert(id);
-        Ok(self.users.get_mut(&id).expect("loaded above"))
+        Ok(self.memory.cache.users.get_mut(&id).expect("loaded above"))
     }
 
     fn load_user(&mut self, id: u64) -> Result<()> {
-        if !self.users.contains_key(&id) {
+        if !self.memory.cache.users.contains_key(&id) {
             let state = match self.users_table.get(id)? {
                 Some(bytes) => decode("user", bytes.value())?,
                 None => UserState::default(),
             };
-            self.users.insert(id, state);
+            self.memory.cache.users.insert(id, state);
         }
         Ok(())
     }
 
     /// The group's state, created (and marked for writing) on first sight. Callers that change it mark it dirty.
     fn group_mut(&mut self, key: &str, now: i64, creator: Option<u64>) -> Result<&mut GroupState> {
-        if !self.groups.contains_key(key) {
+        if !self.memory.cache.groups.contains_key(key) {
             let state = match self.groups_table.get(key)? {
                 Some(bytes) => decode("group", bytes.value())?,
                 None => {
@@ -295,9 +354,9 @@ impl<'t> Batch<'t> {
                     }
                 }
             };
-            self.groups.insert(key.to_owned(), state);
+            self.memory.cache.groups.insert(key.to_owned(), state);
         }
-        Ok(self.groups.get_mut(key).expect("inserted above"))
+        Ok(self.memory.cache.groups.get_mut(key).expect("inserted above"))
     }
 
     /// Keeps the groups whose type the project knows or can still take; registers new types; reports the rest.
@@ -349,10 +408,8 @@ impl<'t> Batch<'t> {
         seq
     }
 
-    fn append(&mut self, event: &StoredEvent) -> Result<()> {
-        let bytes = encode_event(event);
-        self.log.insert(event.seq, bytes.as_slice())?;
-        Ok(())
+    fn append(&mut self, event: StoredEvent) {
+        self.events.push(event);
     }
 
     fn track(&mut self, index: usize, t: Track, now: i64, receipt: &mut Receipt) -> Result<()> {
@@ -360,7 +417,7 @@ impl<'t> Batch<'t> {
         let event_groups = self.admit_groups(index, &t.groups, receipt)?;
         let limits = self.options.group_limits;
         self.load_user(aid)?;
-        let user = self.users.get_mut(&aid).expect("loaded above");
+        let user = self.memory.cache.users.get_mut(&aid).expect("loaded above");
         let mut changed = !t.skip_user_properties_sync && t.user_ops.apply(&mut user.properties);
         let first_event = !user.has_events;
         if first_event {
@@ -408,7 +465,7 @@ impl<'t> Batch<'t> {
             data,
             extra: t.extra,
         };
-        self.append(&event)?;
+        self.append(event);
         receipt.stored += 1;
         Ok(())
     }
@@ -417,7 +474,7 @@ impl<'t> Batch<'t> {
         let aid = self.resolve(i.user_id.as_deref(), i.device_id.as_deref(), now)?;
         let new_groups = self.admit_groups(index, &i.groups, receipt)?;
         self.load_user(aid)?;
-        let user = self.users.get_mut(&aid).expect("loaded above");
+        let user = self.memory.cache.users.get_mut(&aid).expect("loaded above");
         let mut changed = i.user_ops.apply(&mut user.properties);
         // User-level groups are only ever added to: a new value for a known type joins the old ones.
         for (t, v) in new_groups.pairs() {
@@ -448,7 +505,7 @@ impl<'t> Batch<'t> {
             extra: i.extra,
             ..StoredEvent::default()
         };
-        self.append(&event)?;
+        self.append(event);
         receipt.stored += 1;
         Ok(())
     }
@@ -489,7 +546,7 @@ impl<'t> Batch<'t> {
             extra: g.extra,
             ..StoredEvent::default()
         };
-        self.append(&event)?;
+        self.append(event);
         receipt.stored += 1;
         Ok(())
     }
@@ -497,10 +554,10 @@ impl<'t> Batch<'t> {
     /// `previous_id` (an earlier user id or an anonymous id) belongs to `user_id`'s user from now on.
     fn alias(&mut self, a: &Alias, now: i64) -> Result<()> {
         let aid = self.resolve(Some(&a.user_id), None, now)?;
-        if self.user_ids.get(a.previous_id.as_str())?.is_none() {
-            self.user_ids.insert(a.previous_id.as_str(), aid)?;
+        if self.user_id_owner(&a.previous_id)?.is_none() {
+            self.set_user_id_owner(&a.previous_id, aid)?;
         }
-        self.device_ids.insert(a.previous_id.as_str(), aid)?;
+        self.set_device_owner(&a.previous_id, aid)?;
         Ok(())
     }
 }
@@ -513,25 +570,4 @@ fn event_time(time: Option<i64>, client_upload: Option<i64>, now: i64) -> i64 {
         Some(upload) if (now - upload).abs() >= 60_000 => time + (now - upload),
         _ => time,
     }
-}
-
-/// Removes dedup entries older than the window; returns how many were removed.
-pub(crate) fn prune_dedup(txn: &WriteTransaction, older_than_ms: i64) -> Result<usize, StoreError> {
-    let mut expiry = txn.open_table(DEDUP_EXPIRY)?;
-    let mut dedup = txn.open_table(DEDUP)?;
-    let mut expired: Vec<(i64, String)> = Vec::new();
-    for row in expiry.range((i64::MIN, "")..(older_than_ms, ""))? {
-        let (k, _) = row?;
-        let (t, key) = k.value();
-        expired.push((t, key.to_owned()));
-    }
-    for (t, key) in &expired {
-        expiry.remove((*t, key.as_str()))?;
-        // Only remove the entry if it was not refreshed later.
-        let current = dedup.get(key.as_str())?.map(|v| v.value());
-        if current == Some(*t) {
-            dedup.remove(key.as_str())?;
-        }
-    }
-    Ok(expired.len())
 }

@@ -6,7 +6,9 @@
 //! A flusher moves the log into segments and drops the flushed entries in one transaction.
 
 mod apply;
+mod cache;
 mod catalog;
+mod dedup;
 mod error;
 mod project;
 mod records;

@@ -9,12 +9,14 @@ use herd_model::{Command, StoredEvent};
 use redb::{Database, ReadableDatabase, ReadableTable};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::apply::{ApplyOptions, prune_dedup};
+use crate::apply::ApplyOptions;
 use crate::error::{Result, StoreError};
-use crate::records::{ProjectRecord, SegmentMeta, check_format_version, decode, decode_event, encode};
+use crate::records::{
+    ProjectRecord, SegmentMeta, check_format_version, decode, decode_log_record, encode, log_record_len,
+};
+use crate::segment;
 use crate::tables::*;
 use crate::writer::{WriteOutcome, WriteRequest};
-use crate::{now_ms, segment};
 
 /// How the flusher behaves.
 #[derive(Debug, Clone, Copy)]
@@ -40,7 +42,6 @@ pub struct ProjectStore {
     writer: mpsc::Sender<WriteRequest>,
     flush_lock: Mutex<()>,
     stop: Arc<AtomicBool>,
-    options: ApplyOptions,
 }
 
 /// A consistent view of a project's events for one query.
@@ -90,7 +91,6 @@ impl ProjectStore {
             writer,
             flush_lock: Mutex::new(()),
             stop: Arc::new(AtomicBool::new(false)),
-            options,
         });
         spawn_flusher(Arc::downgrade(&store), store.stop.clone(), flush)?;
         Ok(store)
@@ -117,7 +117,7 @@ impl ProjectStore {
     /// Moves log entries into segments now. Returns the number of events moved.
     pub fn flush(&self) -> Result<usize> {
         let _guard = self.flush_lock.lock().expect("flush lock");
-        flush_once(&self.db, &self.dir, usize::MAX, self.options.dedup_window_ms)
+        flush_once(&self.db, &self.dir, usize::MAX)
     }
 
     /// All stored records whose `server_upload_time` lies in `[start_ms, end_ms)`, from segments and the log
@@ -138,10 +138,8 @@ impl ProjectStore {
         let log = txn.open_table(LOG)?;
         for row in log.iter()? {
             let (_, v) = row?;
-            let e = decode_event(v.value())?;
-            if (start_ms..end_ms).contains(&e.server_upload_time) {
-                out.push(e);
-            }
+            let events = decode_log_record(v.value())?;
+            out.extend(events.into_iter().filter(|e| (start_ms..end_ms).contains(&e.server_upload_time)));
         }
         out.sort_by_key(|e| e.seq);
         Ok(out)
@@ -160,7 +158,7 @@ impl ProjectStore {
         }
         for row in txn.open_table(LOG)?.iter()? {
             let (_, v) = row?;
-            snapshot.tail.push(decode_event(v.value())?);
+            snapshot.tail.extend(decode_log_record(v.value())?);
         }
         Ok(snapshot)
     }
@@ -192,8 +190,12 @@ impl ProjectStore {
     pub fn stats(&self) -> Result<ProjectStats> {
         let txn = self.db.begin_read()?;
         use redb::ReadableTableMetadata;
+        let mut log_rows = 0;
+        for row in txn.open_table(LOG)?.iter()? {
+            log_rows += log_record_len(row?.1.value())? as u64;
+        }
         let mut stats = ProjectStats {
-            log_rows: txn.open_table(LOG)?.len()?,
+            log_rows,
             users: txn.open_table(USERS)?.len()?,
             groups: txn.open_table(GROUPS)?.len()?,
             ..Default::default()
@@ -235,10 +237,15 @@ impl Drop for ProjectStore {
 fn init_tables(db: &Database) -> Result<()> {
     let txn = db.begin_write()?;
     {
-        check_format_version(&mut txn.open_table(META)?, "project store", PROJECT_STORE_FORMAT_VERSION)?;
+        let mut meta = txn.open_table(META)?;
+        if meta.get("format_version")?.map(|v| v.value()) == Some(1) {
+            let moved = crate::dedup::migrate_from_format_1(&txn)?;
+            meta.insert("format_version", PROJECT_STORE_FORMAT_VERSION)?;
+            tracing::info!(dedup_keys = moved, "migrated a project store from format 1");
+        }
+        check_format_version(&mut meta, "project store", PROJECT_STORE_FORMAT_VERSION)?;
         txn.open_table(LOG)?;
-        txn.open_table(DEDUP)?;
-        txn.open_table(DEDUP_EXPIRY)?;
+        txn.open_table(DEDUP_BLOCKS)?;
         txn.open_table(USER_IDS)?;
         txn.open_table(DEVICE_IDS)?;
         txn.open_table(USERS)?;
@@ -293,7 +300,7 @@ fn spawn_flusher(store: std::sync::Weak<ProjectStore>, stop: Arc<AtomicBool>, op
                 // Small flushes, one after another, keep each of the flusher's write transactions short, so the
                 // writer (which needs the same write lock) is never held up for long.
                 loop {
-                    match flush_once(&store.db, &store.dir, options.max_rows, store.options.dedup_window_ms) {
+                    match flush_once(&store.db, &store.dir, options.max_rows) {
                         Ok(moved) if moved >= options.max_rows => continue,
                         Ok(_) => break,
                         Err(e) => {
@@ -310,22 +317,25 @@ fn spawn_flusher(store: std::sync::Weak<ProjectStore>, stop: Arc<AtomicBool>, op
 
 /// Moves up to `max_rows` log entries into one segment per UTC day, registers the segments and drops the
 /// entries in one transaction.
-fn flush_once(db: &Database, dir: &Path, max_rows: usize, dedup_window_ms: i64) -> Result<usize> {
-    let (events, mut next_segment_id) = {
+fn flush_once(db: &Database, dir: &Path, max_rows: usize) -> Result<usize> {
+    let (events, last_key, mut next_segment_id) = {
         let txn = db.begin_read()?;
         let log = txn.open_table(LOG)?;
+        // Whole records only (at least one), so a record is either flushed and dropped or left as it is.
         let mut events = Vec::new();
-        for row in log.iter()?.take(max_rows) {
-            let (_, v) = row?;
-            events.push(decode_event(v.value())?);
+        let mut last_key = None;
+        for row in log.iter()? {
+            if events.len() >= max_rows {
+                break;
+            }
+            let (k, v) = row?;
+            events.extend(decode_log_record(v.value())?);
+            last_key = Some(k.value());
         }
         let meta = txn.open_table(META)?;
-        (events, meta.get("next_segment_id")?.map(|v| v.value()).unwrap_or(1))
+        (events, last_key, meta.get("next_segment_id")?.map(|v| v.value()).unwrap_or(1))
     };
-    if events.is_empty() {
-        return Ok(0);
-    }
-    let max_seq = events.iter().map(|e| e.seq).max().unwrap_or(0);
+    let Some(last_key) = last_key else { return Ok(0) };
     let mut by_day: std::collections::BTreeMap<String, Vec<StoredEvent>> = Default::default();
     for e in events {
         by_day.entry(utc_day(e.event_time)).or_default().push(e);
@@ -359,11 +369,10 @@ fn flush_once(db: &Database, dir: &Path, max_rows: usize, dedup_window_ms: i64) 
             segments.insert(meta.id, encode(meta).as_slice())?;
         }
         let mut log = txn.open_table(LOG)?;
-        log.retain_in(..=max_seq, |_, _| false)?;
+        log.retain_in(..=last_key, |_, _| false)?;
         let mut meta = txn.open_table(META)?;
         meta.insert("next_segment_id", next_segment_id)?;
     }
-    prune_dedup(&txn, now_ms() - dedup_window_ms)?;
     txn.commit()?;
     tracing::debug!(events = moved, segments = metas.len(), "flushed log into segments");
     Ok(moved)

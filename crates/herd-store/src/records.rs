@@ -92,13 +92,40 @@ pub struct SegmentMeta {
     pub max_event_ms: i64,
 }
 
-/// A log entry: a stamped event waiting to be flushed into a segment.
-pub(crate) fn encode_event(event: &StoredEvent) -> Vec<u8> {
-    encode(event)
+/// Version byte of a log record holding a run of events (format 1 held one event per record).
+pub(crate) const LOG_RECORD_FORMAT_VERSION: u8 = 2;
+
+/// Encodes a log record: a run of stamped events with consecutive `seq`s, waiting to be flushed into segments.
+/// Layout: version byte, event count (u32, little endian), then the events as one JSON array. One record per
+/// commit (split at [`crate::writer`]'s record size) keeps the log's B-tree small and its inserts sequential.
+pub(crate) fn encode_log_record(events: &[StoredEvent]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + events.len() * 512);
+    out.push(LOG_RECORD_FORMAT_VERSION);
+    out.extend_from_slice(&(events.len() as u32).to_le_bytes());
+    serde_json::to_writer(&mut out, events).expect("stored events serialise to JSON");
+    out
 }
 
-pub(crate) fn decode_event(bytes: &[u8]) -> Result<StoredEvent, StoreError> {
-    decode("event log", bytes)
+/// Decodes a log record written by [`encode_log_record`], or a single-event record of format 1.
+pub(crate) fn decode_log_record(bytes: &[u8]) -> Result<Vec<StoredEvent>, StoreError> {
+    match bytes.first() {
+        Some(&RECORD_FORMAT_VERSION) => Ok(vec![decode("event log", bytes)?]),
+        Some(&LOG_RECORD_FORMAT_VERSION) if bytes.len() >= 5 => serde_json::from_slice(&bytes[5..])
+            .map_err(|e| StoreError::Corrupt { what: "event log", detail: e.to_string() }),
+        Some(v) => Err(StoreError::Corrupt { what: "event log", detail: format!("unknown format version {v}") }),
+        None => Err(StoreError::Corrupt { what: "event log", detail: "empty record".into() }),
+    }
+}
+
+/// The number of events in a log record, read from its header without decoding the events.
+pub(crate) fn log_record_len(bytes: &[u8]) -> Result<usize, StoreError> {
+    match bytes.first() {
+        Some(&RECORD_FORMAT_VERSION) => Ok(1),
+        Some(&LOG_RECORD_FORMAT_VERSION) if bytes.len() >= 5 => {
+            Ok(u32::from_le_bytes(bytes[1..5].try_into().expect("four bytes")) as usize)
+        }
+        _ => Err(StoreError::Corrupt { what: "event log", detail: "bad record header".into() }),
+    }
 }
 
 /// Records `expected` as the format version in a fresh `meta` table, or checks that an existing one matches.
@@ -140,5 +167,19 @@ mod tests {
         assert!(
             decode::<ProjectRecord>("project", &wrong).unwrap_err().to_string().contains("unknown format version 99")
         );
+    }
+
+    #[test]
+    fn log_records_hold_runs_of_events_and_read_format_one() {
+        let events: Vec<StoredEvent> =
+            (1..=3).map(|seq| StoredEvent { seq, event_type: format!("e{seq}"), ..StoredEvent::default() }).collect();
+        let bytes = encode_log_record(&events);
+        assert_eq!(bytes[0], LOG_RECORD_FORMAT_VERSION);
+        assert_eq!(log_record_len(&bytes).unwrap(), 3);
+        assert_eq!(decode_log_record(&bytes).unwrap(), events);
+        let old = encode(&events[0]);
+        assert_eq!(log_record_len(&old).unwrap(), 1);
+        assert_eq!(decode_log_record(&old).unwrap(), vec![events[0].clone()]);
+        assert!(decode_log_record(&[7, 0]).unwrap_err().to_string().contains("unknown format version 7"));
     }
 }
