@@ -18,7 +18,6 @@ use crate::dedup::{DedupIndex, key_hash};
 use crate::error::{Rejection, Result};
 use crate::records::{GroupState, MAX_DEVICES_PER_USER, UserState, decode, encode, encode_log_record};
 use crate::tables::*;
-use crate::tail::Record;
 
 /// Most events in one log record; a commit writes its events as records of at most this many.
 pub(crate) const MAX_EVENTS_PER_LOG_RECORD: usize = 4096;
@@ -141,16 +140,11 @@ impl<'t, 'm> Batch<'t, 'm> {
         })
     }
 
-    /// Writes the log records, dedup block, changed state and counters; returns the counters for the writer and
-    /// the log records written, for the in-memory tail once the transaction has committed.
-    pub(crate) fn finish(mut self, now_ms: i64) -> Result<(Counters, Vec<(u64, Record)>)> {
-        let mut records = Vec::new();
-        let mut events = std::mem::take(&mut self.events).into_iter().peekable();
-        while events.peek().is_some() {
-            let run: Vec<StoredEvent> = events.by_ref().take(MAX_EVENTS_PER_LOG_RECORD).collect();
-            let bytes = encode_log_record(&run);
+    /// Writes the log records, dedup block, changed state and counters; returns the counters for the writer.
+    pub(crate) fn finish(mut self, now_ms: i64) -> Result<Counters> {
+        for run in self.events.chunks(MAX_EVENTS_PER_LOG_RECORD) {
+            let bytes = encode_log_record(run);
             self.log.insert(run[0].seq, bytes.as_slice())?;
-            records.push((run[0].seq, Record::new(run)));
         }
         if self.memory.dedup.persist(
             &mut self.dedup_blocks,
@@ -172,7 +166,7 @@ impl<'t, 'm> Batch<'t, 'm> {
         self.meta.insert("next_seq", self.counters.next_seq)?;
         self.meta.insert("next_amplitude_id", self.counters.next_amplitude_id)?;
         self.meta.insert("next_group_key", self.counters.next_group_key)?;
-        Ok((self.counters, records))
+        Ok(self.counters)
     }
 
     /// Applies one request's commands, or refuses the whole request without changing anything.
@@ -185,7 +179,6 @@ impl<'t, 'm> Batch<'t, 'm> {
             return Ok(Err(rejection));
         }
         let mut receipt = Receipt::default();
-        self.events.reserve(commands.len());
         for (index, command) in commands.into_iter().enumerate() {
             if let Some(insert_id) = command.insert_id() {
                 let device = match &command {

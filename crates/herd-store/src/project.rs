@@ -16,7 +16,6 @@ use crate::records::{
 };
 use crate::segment;
 use crate::tables::*;
-use crate::tail::{Record, Tail};
 use crate::writer::{WriteOutcome, WriteRequest};
 
 /// How the flusher behaves.
@@ -40,7 +39,6 @@ pub struct ProjectStore {
     record: Mutex<ProjectRecord>,
     dir: PathBuf,
     db: Arc<Database>,
-    tail: Arc<Tail>,
     writer: mpsc::Sender<WriteRequest>,
     flush_lock: Mutex<()>,
     stop: Arc<AtomicBool>,
@@ -85,13 +83,11 @@ impl ProjectStore {
         };
         init_tables(&db)?;
         remove_orphan_segments(&db, &dir)?;
-        let tail = Arc::new(load_tail(&db)?);
-        let writer = crate::writer::spawn(db.clone(), tail.clone(), options, record.name.clone())?;
+        let writer = crate::writer::spawn(db.clone(), options, record.name.clone())?;
         let store = Arc::new(ProjectStore {
             record: Mutex::new(record),
             dir,
             db,
-            tail,
             writer,
             flush_lock: Mutex::new(()),
             stop: Arc::new(AtomicBool::new(false)),
@@ -121,7 +117,7 @@ impl ProjectStore {
     /// Moves log entries into segments now. Returns the number of events moved.
     pub fn flush(&self) -> Result<usize> {
         let _guard = self.flush_lock.lock().expect("flush lock");
-        flush_once(&self.db, &self.tail, &self.dir, usize::MAX)
+        flush_once(&self.db, &self.dir, usize::MAX)
     }
 
     /// All stored records whose `server_upload_time` lies in `[start_ms, end_ms)`, from segments and the log
@@ -149,10 +145,9 @@ impl ProjectStore {
         Ok(out)
     }
 
-    /// What a query reads: the registered segment files and the log tail, consistent with each other (see
-    /// `tail.rs`). Segments are immutable and never deleted while registered, so the files stay readable.
+    /// What a query reads, from one read transaction: the registered segment files and the log tail.
+    /// Segments are immutable and never deleted while registered, so the files stay readable.
     pub fn snapshot(&self) -> Result<Snapshot> {
-        let tail = self.tail.read();
         let txn = self.db.begin_read()?;
         let mut snapshot = Snapshot::default();
         for row in txn.open_table(SEGMENTS)?.iter()? {
@@ -161,7 +156,10 @@ impl ProjectStore {
             snapshot.segment_files.push(self.dir.join(&meta.file));
             snapshot.segments.push(meta);
         }
-        snapshot.tail = tail.values().flat_map(|record| record.iter().cloned()).collect();
+        for row in txn.open_table(LOG)?.iter()? {
+            let (_, v) = row?;
+            snapshot.tail.extend(decode_log_record(v.value())?);
+        }
         Ok(snapshot)
     }
 
@@ -302,7 +300,7 @@ fn spawn_flusher(store: std::sync::Weak<ProjectStore>, stop: Arc<AtomicBool>, op
                 // Small flushes, one after another, keep each of the flusher's write transactions short, so the
                 // writer (which needs the same write lock) is never held up for long.
                 loop {
-                    match flush_once(&store.db, &store.tail, &store.dir, options.max_rows) {
+                    match flush_once(&store.db, &store.dir, options.max_rows) {
                         Ok(moved) if moved >= options.max_rows => continue,
                         Ok(_) => break,
                         Err(e) => {
@@ -317,21 +315,31 @@ fn spawn_flusher(store: std::sync::Weak<ProjectStore>, stop: Arc<AtomicBool>, op
     Ok(())
 }
 
-/// Moves up to `max_rows` log entries (whole records, at least one) into one segment per UTC day, registers the
-/// segments and drops the entries in one transaction, and then from the in-memory tail.
-fn flush_once(db: &Database, tail: &Tail, dir: &Path, max_rows: usize) -> Result<usize> {
-    let records = tail.oldest(max_rows);
-    let Some(&(last_key, _)) = records.last() else { return Ok(0) };
-    let mut next_segment_id = {
+/// Moves up to `max_rows` log entries into one segment per UTC day, registers the segments and drops the
+/// entries in one transaction.
+fn flush_once(db: &Database, dir: &Path, max_rows: usize) -> Result<usize> {
+    let (events, last_key, mut next_segment_id) = {
         let txn = db.begin_read()?;
+        let log = txn.open_table(LOG)?;
+        // Whole records only (at least one), so a record is either flushed and dropped or left as it is.
+        let mut events = Vec::new();
+        let mut last_key = None;
+        for row in log.iter()? {
+            if events.len() >= max_rows {
+                break;
+            }
+            let (k, v) = row?;
+            events.extend(decode_log_record(v.value())?);
+            last_key = Some(k.value());
+        }
         let meta = txn.open_table(META)?;
-        meta.get("next_segment_id")?.map(|v| v.value()).unwrap_or(1)
+        (events, last_key, meta.get("next_segment_id")?.map(|v| v.value()).unwrap_or(1))
     };
+    let Some(last_key) = last_key else { return Ok(0) };
     let mut by_day: std::collections::BTreeMap<String, Vec<StoredEvent>> = Default::default();
-    for e in records.iter().flat_map(|(_, record)| record.iter()) {
-        by_day.entry(utc_day(e.event_time)).or_default().push(e.clone());
+    for e in events {
+        by_day.entry(utc_day(e.event_time)).or_default().push(e);
     }
-    drop(records);
     let mut metas = Vec::new();
     let mut moved = 0;
     for (day, events) in by_day {
@@ -365,25 +373,9 @@ fn flush_once(db: &Database, tail: &Tail, dir: &Path, max_rows: usize) -> Result
         let mut meta = txn.open_table(META)?;
         meta.insert("next_segment_id", next_segment_id)?;
     }
-    // Committing and leaving the tail under its write lock: a snapshot sees these events in segments or in the
-    // tail, never in both or neither.
-    let mut tail = tail.write();
     txn.commit()?;
-    tail.retain(|&key, _| key > last_key);
-    drop(tail);
     tracing::debug!(events = moved, segments = metas.len(), "flushed log into segments");
     Ok(moved)
-}
-
-/// Decodes the log into the in-memory tail when a project opens.
-fn load_tail(db: &Database) -> Result<Tail> {
-    let txn = db.begin_read()?;
-    let mut records = Vec::new();
-    for row in txn.open_table(LOG)?.iter()? {
-        let (k, v) = row?;
-        records.push((k.value(), Record::new(decode_log_record(v.value())?)));
-    }
-    Ok(Tail::from_records(records))
 }
 
 /// `YYYY-MM-DD` of a UTC timestamp in ms.

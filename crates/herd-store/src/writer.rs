@@ -13,7 +13,6 @@ use tokio::sync::{mpsc, oneshot};
 use crate::apply::{ApplyOptions, Batch, Counters, Receipt, WriterMemory};
 use crate::dedup::DedupIndex;
 use crate::error::{Rejection, Result, StoreError};
-use crate::tail::{Record, Tail};
 
 /// The answer to one request: accepted with a receipt, or refused without any change.
 pub type WriteOutcome = std::result::Result<Receipt, Rejection>;
@@ -24,23 +23,15 @@ pub(crate) struct WriteRequest {
     pub reply: oneshot::Sender<Result<WriteOutcome>>,
 }
 
-/// What a successful commit leaves: the counters, the log records written, and each request's outcome.
-type Committed = (Counters, Vec<(u64, Record)>, Vec<WriteOutcome>);
-
 /// Largest number of requests committed together; bounds the latency of one commit.
 const MAX_REQUESTS_PER_COMMIT: usize = 512;
 
-pub(crate) fn spawn(
-    db: Arc<Database>,
-    tail: Arc<Tail>,
-    options: ApplyOptions,
-    name: String,
-) -> Result<mpsc::Sender<WriteRequest>> {
+pub(crate) fn spawn(db: Arc<Database>, options: ApplyOptions, name: String) -> Result<mpsc::Sender<WriteRequest>> {
     let (tx, rx) = mpsc::channel::<WriteRequest>(4096);
     let (counters, memory) = load(&db, options)?;
     std::thread::Builder::new()
         .name(format!("herd-writer-{name}"))
-        .spawn(move || run(db, tail, options, counters, memory, rx))
+        .spawn(move || run(db, options, counters, memory, rx))
         .map_err(|e| StoreError::io("writer thread", e))?;
     Ok(tx)
 }
@@ -57,7 +48,6 @@ fn load(db: &Database, options: ApplyOptions) -> Result<(Counters, WriterMemory)
 
 fn run(
     db: Arc<Database>,
-    tail: Arc<Tail>,
     options: ApplyOptions,
     mut counters: Counters,
     mut memory: WriterMemory,
@@ -72,11 +62,9 @@ fn run(
             }
         }
         match commit(&db, options, counters.clone(), &mut memory, &mut requests) {
-            Ok((new_counters, records, outcomes)) => {
+            Ok((new_counters, outcomes)) => {
                 counters = new_counters;
                 memory.cache.trim();
-                // Before any acknowledgement: an acknowledged event is in the tail queries read.
-                tail.extend(records);
                 for (request, outcome) in requests.into_iter().zip(outcomes) {
                     let _ = request.reply.send(Ok(outcome));
                 }
@@ -107,14 +95,14 @@ fn commit(
     counters: Counters,
     memory: &mut WriterMemory,
     requests: &mut [WriteRequest],
-) -> Result<Committed> {
+) -> Result<(Counters, Vec<WriteOutcome>)> {
     let mut txn = db.begin_write()?;
     // An acknowledgement means fsync'd: Immediate durability is redb's default; set it to say so.
     txn.set_durability(Durability::Immediate)
         .map_err(|e| StoreError::Corrupt { what: "durability", detail: e.to_string() })?;
     let mut outcomes = Vec::with_capacity(requests.len());
     let started = std::time::Instant::now();
-    let (counters, records) = {
+    let counters = {
         let mut batch = Batch::open(&txn, counters, memory, options)?;
         let mut now_ms = i64::MIN;
         for request in requests.iter_mut() {
@@ -132,5 +120,5 @@ fn commit(
         commit_ms = (started.elapsed() - applied).as_secs_f64() * 1000.0,
         "group commit"
     );
-    Ok((counters, records, outcomes))
+    Ok((counters, outcomes))
 }
