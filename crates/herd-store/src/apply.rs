@@ -179,6 +179,7 @@ impl<'t, 'm> Batch<'t, 'm> {
             return Ok(Err(rejection));
         }
         let mut receipt = Receipt::default();
+        self.events.reserve(commands.len());
         for (index, command) in commands.into_iter().enumerate() {
             if let Some(insert_id) = command.insert_id() {
                 let device = match &command {

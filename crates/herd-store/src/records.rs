@@ -99,7 +99,8 @@ pub(crate) const LOG_RECORD_FORMAT_VERSION: u8 = 2;
 /// Layout: version byte, event count (u32, little endian), then the events as one JSON array. One record per
 /// commit (split at [`crate::writer`]'s record size) keeps the log's B-tree small and its inserts sequential.
 pub(crate) fn encode_log_record(events: &[StoredEvent]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + events.len() * 512);
+    // Sized for a typical stamped event, so the buffer rarely grows (a regrowth copies megabytes).
+    let mut out = Vec::with_capacity(64 + events.len() * 1536);
     out.push(LOG_RECORD_FORMAT_VERSION);
     out.extend_from_slice(&(events.len() as u32).to_le_bytes());
     serde_json::to_writer(&mut out, events).expect("stored events serialise to JSON");
