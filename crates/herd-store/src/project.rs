@@ -401,7 +401,26 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
-    use super::utc_day;
+    use super::*;
+
+    #[test]
+    fn a_format_1_store_is_migrated_when_it_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::create(dir.path().join("store.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            txn.open_table(META).unwrap().insert("format_version", 1).unwrap();
+            txn.open_table(LEGACY_DEDUP).unwrap().insert("dev\0id", 5).unwrap();
+        }
+        txn.commit().unwrap();
+        init_tables(&db).unwrap();
+        let txn = db.begin_read().unwrap();
+        assert_eq!(txn.open_table(META).unwrap().get("format_version").unwrap().unwrap().value(), 2);
+        assert_eq!(txn.open_table(DEDUP_BLOCKS).unwrap().iter().unwrap().count(), 1);
+        assert!(txn.open_table(LEGACY_DEDUP).is_err(), "the format-1 table is gone");
+        drop(txn);
+        init_tables(&db).unwrap();
+    }
 
     #[test]
     fn days() {
