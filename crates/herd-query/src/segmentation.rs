@@ -103,6 +103,7 @@ struct Plan<'a> {
     req: &'a Segmentation,
     zone_name: &'a str,
     dynamic_buckets: &'a HashMap<String, Vec<f64>>,
+    columns: &'a crate::columns::Columns,
 }
 
 impl Plan<'_> {
@@ -118,6 +119,7 @@ impl Plan<'_> {
                 count_by: &self.req.count_by,
                 mode: self.req.property_mode,
                 dynamic_buckets: self.dynamic_buckets,
+                columns: self.columns,
             },
             event,
             segment,
@@ -180,7 +182,8 @@ pub(crate) async fn segmentation(
             x_values.len()
         )));
     }
-    let plan = Plan { req, zone_name: &req.time_zone, dynamic_buckets };
+    let columns = crate::columns::of(ctx);
+    let plan = Plan { req, zone_name: &req.time_zone, dynamic_buckets, columns: &columns };
     let all_users: Vec<Vec<Filter>> = vec![Vec::new()];
     let segments = if req.segments.is_empty() { &all_users } else { &req.segments };
     let formula = req.formula.as_deref().map(Formula::parse).transpose()?;

@@ -27,15 +27,15 @@ fn ts() -> DataType {
 /// Opens a session over `project`. `with_state` also loads current user and group properties (for current-mode
 /// reports and the `users` / `groups` tables).
 pub(crate) async fn open(project: &ProjectStore, with_state: bool) -> Result<Loaded> {
+    let snapshot = project.snapshot().map_err(QueryError::Store)?;
+    let layout = crate::columns::events_layout(&snapshot.segment_files, &snapshot.tail)?;
     let config = SessionConfig::new()
         .with_target_partitions(2)
         .with_information_schema(true)
-        .set_bool("datafusion.execution.parquet.schema_force_view_types", false);
+        .set_bool("datafusion.execution.parquet.schema_force_view_types", false)
+        .with_extension(Arc::new(layout.columns));
     let ctx = SessionContext::new_with_config(config);
-    let snapshot = project.snapshot().map_err(QueryError::Store)?;
-    let schema = herd_store::segment::schema();
-
-    let tail = herd_store::segment::to_batch(&snapshot.tail).map_err(QueryError::Store)?;
+    let (schema, tail) = (layout.schema, layout.tail);
     ctx.register_table("events_tail", Arc::new(MemTable::try_new(schema.clone(), vec![vec![tail]])?))?;
     if snapshot.segment_files.is_empty() {
         ctx.sql("CREATE VIEW events AS SELECT * FROM events_tail").await?;
@@ -66,7 +66,7 @@ pub(crate) async fn open(project: &ProjectStore, with_state: bool) -> Result<Loa
         }
         current.groups = by_type;
     }
-    for f in udf::all(Arc::new(current)) {
+    for f in udf::all(Arc::new(current)).into_iter().chain(crate::udf_typed::all()) {
         ctx.register_udf(f);
     }
     // Reports that use dynamic properties register it again with their values.
