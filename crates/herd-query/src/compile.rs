@@ -417,8 +417,15 @@ impl Aggregate<'_> {
         Ok(format!("SELECT MIN(v) AS lo, MAX(v) AS hi FROM ({}) r", self.filtered()?))
     }
 
-    /// `SELECT x, l0.., uniques, totals, vsum, vcount`.
-    pub(crate) fn sql(&self) -> Result<String> {
+    /// `SELECT x, l0.., uniques, totals, vsum, vcount`: one scan for the chart and its whole-range totals, rows per
+    /// bucket (by `x`) plus rows with
+    /// `x` NULL that hold each label combination's numbers over the whole range (`GROUPING SETS`; buckets are
+    /// never NULL). Without `uniques`, that column is 0 (metrics that do not read it skip the distinct count).
+    pub(crate) fn sql_with_totals(&self, uniques: bool) -> Result<String> {
+        self.grouped(true, uniques)
+    }
+
+    fn grouped(&self, with_totals: bool, uniques: bool) -> Result<String> {
         let mut sql = self.filtered()?;
         let group_by: &[PropertyRef] = if self.bare { &[] } else { &self.event.group_by };
         let mut labels: Vec<String> = Vec::new();
@@ -439,9 +446,15 @@ impl Aggregate<'_> {
         }
         let label_list: String = labels.iter().map(|l| format!("{l}, ")).collect();
         let group_list: String = labels.iter().map(|l| format!(", {l}")).collect();
+        let group_by = if with_totals {
+            format!("GROUPING SETS ((x{group_list}), ({}))", labels.join(", "))
+        } else {
+            format!("x{group_list}")
+        };
+        let uniques = if uniques { "COUNT(DISTINCT unit)" } else { "CAST(0 AS BIGINT)" };
         Ok(format!(
-            "SELECT x, {label_list}COUNT(DISTINCT unit) AS uniques, COUNT(*) AS totals, SUM(v) AS vsum, \
-             COUNT(v) AS vcount FROM ({sql}) agg GROUP BY x{group_list}"
+            "SELECT x, {label_list}{uniques} AS uniques, COUNT(*) AS totals, SUM(v) AS vsum, \
+             COUNT(v) AS vcount FROM ({sql}) agg GROUP BY {group_by}"
         ))
     }
 

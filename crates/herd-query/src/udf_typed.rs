@@ -55,14 +55,24 @@ fn as_list(arg: &ColumnarValue, rows: usize) -> Result<ListArray> {
     Ok(list.as_any().downcast_ref::<ListArray>().expect("cast to List").clone())
 }
 
-/// The non-NULL elements of a list row (none for a NULL row).
-fn elements(list: &ListArray, row: usize) -> Vec<Option<String>> {
-    if list.is_null(row) {
-        return Vec::new();
+/// A list column's rows without slicing per row: offsets into one values array.
+struct Rows<'a> {
+    list: &'a ListArray,
+    values: &'a StringArray,
+}
+
+impl<'a> Rows<'a> {
+    fn new(list: &'a ListArray) -> Rows<'a> {
+        Rows { list, values: list.values().as_any().downcast_ref::<StringArray>().expect("lists of Utf8") }
     }
-    let values = list.value(row);
-    let values = values.as_any().downcast_ref::<StringArray>().expect("lists of Utf8");
-    values.iter().map(|v| v.map(str::to_owned)).collect()
+
+    /// The elements of a row, NULL elements included (none for a NULL row).
+    fn row(&self, row: usize) -> impl Iterator<Item = Option<&'a str>> + 'a {
+        let offsets = self.list.value_offsets();
+        let range = if self.list.is_null(row) { 0..0 } else { offsets[row] as usize..offsets[row + 1] as usize };
+        let values = self.values;
+        range.map(move |i| values.is_valid(i).then(|| values.value(i)))
+    }
 }
 
 fn literal(arg: &ColumnarValue, what: &str) -> Result<String> {
@@ -123,11 +133,12 @@ impl ScalarUDFImpl for MatchValues {
             }
         } else {
             let list = as_list(&args.args[0], rows)?;
-            let mut memo: HashMap<Vec<Option<String>>, bool> = HashMap::new();
+            let lists = Rows::new(&list);
+            let mut memo: HashMap<Vec<&str>, bool> = HashMap::new();
             for row in 0..rows {
-                let found = elements(&list, row);
-                let answer = *memo.entry(found.clone()).or_insert_with(|| {
-                    let found: Vec<String> = found.into_iter().flatten().collect();
+                let found: Vec<&str> = lists.row(row).flatten().collect();
+                let answer = *memo.entry(found).or_insert_with_key(|found| {
+                    let found: Vec<String> = found.iter().map(|v| (*v).to_owned()).collect();
                     matches(&op, &found, &wanted)
                 });
                 out.push(Some(answer));
@@ -150,20 +161,12 @@ impl ScalarUDFImpl for First {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let list = as_list(&args.args[0], args.number_rows)?;
         let mut out = StringBuilder::with_capacity(args.number_rows, args.number_rows * 8);
+        let lists = Rows::new(&list);
         for row in 0..args.number_rows {
-            out.append_option(first_in(&list, row));
+            out.append_option(lists.row(row).flatten().next());
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish())))
     }
-}
-
-fn first_in(list: &ListArray, row: usize) -> Option<String> {
-    if list.is_null(row) {
-        return None;
-    }
-    let values = list.value(row);
-    let values = values.as_any().downcast_ref::<StringArray>().expect("lists of Utf8");
-    values.iter().flatten().next().map(str::to_owned)
 }
 
 impl ScalarUDFImpl for At {
@@ -185,18 +188,13 @@ impl ScalarUDFImpl for At {
         let wanted = cast(&args.args[1].to_array(rows)?, &DataType::Utf8)?;
         let wanted = wanted.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
         let props = as_list(&args.args[2], rows)?;
+        let (values, props) = (Rows::new(&values), Rows::new(&props));
         let mut out = StringBuilder::with_capacity(rows, rows * 8);
         for row in 0..rows {
-            let found = (wanted.is_valid(row) && values.is_valid(row) && props.is_valid(row))
-                .then(|| {
-                    let vs = values.value(row);
-                    let vs = vs.as_any().downcast_ref::<StringArray>().expect("lists of Utf8");
-                    let i = vs.iter().position(|v| v == Some(wanted.value(row)))?;
-                    let ps = props.value(row);
-                    let ps = ps.as_any().downcast_ref::<StringArray>().expect("lists of Utf8");
-                    (i < ps.len() && ps.is_valid(i)).then(|| ps.value(i).to_owned())
-                })
-                .flatten();
+            let found = wanted.is_valid(row).then(|| wanted.value(row)).and_then(|wanted| {
+                let i = values.row(row).position(|v| v == Some(wanted))?;
+                props.row(row).nth(i).flatten()
+            });
             out.append_option(found);
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish())))
@@ -215,9 +213,10 @@ impl ScalarUDFImpl for LabelsOf {
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let list = as_list(&args.args[0], args.number_rows)?;
+        let lists = Rows::new(&list);
         let mut out = ListBuilder::with_capacity(StringBuilder::new(), args.number_rows);
         for row in 0..args.number_rows {
-            let found: Vec<String> = elements(&list, row).into_iter().flatten().collect();
+            let found: Vec<&str> = lists.row(row).flatten().collect();
             if found.is_empty() {
                 out.values().append_value(herd_model::report::NONE_LABEL);
             }
@@ -242,9 +241,10 @@ impl ScalarUDFImpl for LabelOf {
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let list = as_list(&args.args[0], args.number_rows)?;
+        let lists = Rows::new(&list);
         let mut out = StringBuilder::with_capacity(args.number_rows, args.number_rows * 8);
         for row in 0..args.number_rows {
-            let found: Vec<String> = elements(&list, row).into_iter().flatten().collect();
+            let found: Vec<&str> = lists.row(row).flatten().collect();
             if found.is_empty() {
                 out.append_value(herd_model::report::NONE_LABEL);
             } else {
