@@ -25,6 +25,9 @@ mod session;
 mod udf;
 mod udf_typed;
 
+#[cfg(test)]
+mod typed_equivalence;
+
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
