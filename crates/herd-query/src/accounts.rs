@@ -72,11 +72,12 @@ async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
 }
 
 /// The events of one group type, one row per (event, group value) as `unit`.
-fn unnested(group_type: &str, columns: &str, condition: &str) -> String {
-    format!(
-        "SELECT unnest(herd_values(groups, {t})) AS unit, {columns} FROM events WHERE {condition}",
-        t = lit(group_type)
-    )
+fn unnested(ctx: &SessionContext, group_type: &str, columns: &str, condition: &str) -> String {
+    let values = match crate::columns::of(ctx).get(&herd_store::shred::group_column(group_type)) {
+        crate::columns::Typed::Column(c) => c,
+        _ => format!("herd_values(groups, {})", lit(group_type)),
+    };
+    format!("SELECT unnest({values}) AS unit, {columns} FROM events WHERE {condition}")
 }
 
 fn not_state_changes() -> String {
@@ -101,7 +102,7 @@ impl Facts {
         let sql = format!(
             "SELECT unit, amplitude_id, COUNT(*) AS events, MAX(CAST(event_time AS BIGINT)) AS last FROM ({}) u \
              WHERE amplitude_id IS NOT NULL GROUP BY unit, amplitude_id",
-            unnested(group_type, "amplitude_id, event_time", &not_state_changes())
+            unnested(ctx, group_type, "amplitude_id, event_time", &not_state_changes())
         );
         for b in collect(ctx, &sql).await? {
             let (unit, aid, events, last) = (strings(&b, 0)?, uints(&b, 1)?, ints(&b, 2)?, ints(&b, 3)?);
@@ -123,6 +124,7 @@ impl Facts {
             let sql = format!(
                 "SELECT unit, CAST(event_time AS BIGINT), amplitude_id, group_properties FROM ({}) h ORDER BY seq",
                 unnested(
+                    ctx,
                     group_type,
                     "event_time, amplitude_id, group_properties, seq",
                     &format!("event_type = {}", lit(GROUP_IDENTIFY_EVENT))
@@ -314,6 +316,7 @@ pub(crate) async fn profile(
         "SELECT event_type, event_time, amplitude_id, user_id, device_id, event_properties, groups FROM ({}) r \
          WHERE unit = {} ORDER BY event_time DESC, seq DESC LIMIT {}",
         unnested(
+            ctx,
             &facts.group_type,
             "event_type, event_time, amplitude_id, user_id, device_id, event_properties, groups, seq",
             &not_state_changes()

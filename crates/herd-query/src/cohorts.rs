@@ -77,8 +77,14 @@ pub(crate) async fn members(ctx: &SessionContext, cohort: &Cohort, now_ms: i64) 
         },
         CohortDefinition::Behavioral { event, min_count, days } => {
             let no_buckets = HashMap::new();
+            let columns = crate::columns::of(ctx);
             let rows = Aggregate {
-                scope: Scope { count_by: &cohort.count_by, mode: PropertyMode::Stamped, dynamic_buckets: &no_buckets },
+                scope: Scope {
+                    count_by: &cohort.count_by,
+                    mode: PropertyMode::Stamped,
+                    dynamic_buckets: &no_buckets,
+                    columns: &columns,
+                },
                 event,
                 segment: &[],
                 value: None,

@@ -2,6 +2,9 @@
 //! Herd functions (`herd_bucket`, `herd_get`, `herd_values`, `herd_match`, `herd_current`); another backend
 //! (ClickHouse) provides the same functions or its own spelling of them.
 //!
+//! Properties are read from segment format v2's typed columns where the session has them ([`Columns`]), through
+//! `herd_match_values`, `herd_first` and `herd_at`, and from the JSON bags otherwise; both give the same answers.
+//!
 //! A segmentation query is built in layers so that each `unnest` (a group type's values as the counted unit, or as
 //! a group-by) sits in its own SELECT and multiplies rows as a cross product:
 //! base (time range, event selector, bucket) → unit → filters → one layer per group-by → aggregate.
@@ -13,7 +16,9 @@ use herd_model::report::{
 use herd_model::accounts::DEFAULT_BUCKETS;
 
 use crate::buckets::interval_name;
+use crate::columns::{Columns, Typed};
 use crate::error::{QueryError, Result};
+use herd_store::shred;
 
 /// A SQL string literal.
 pub(crate) fn lit(s: &str) -> String {
@@ -57,7 +62,23 @@ pub(crate) struct Scope<'a> {
     pub mode: PropertyMode,
     /// Bucket boundaries of the dynamic properties a group-by may name, by name.
     pub dynamic_buckets: &'a std::collections::HashMap<String, Vec<f64>>,
+    /// The typed columns of the session's `events`.
+    pub columns: &'a Columns,
 }
+
+/// Where a property's value comes from.
+enum Access {
+    /// A JSON column and a path, for `herd_get` / `herd_match`.
+    Json(String, Vec<String>),
+    /// A direct column (`event_type`, …) or nothing to read (a cohort).
+    Direct,
+    /// A text expression: the value, NULL where absent.
+    Text(String),
+    /// A list expression: every value (a group type's values, or their stamped property).
+    List(String),
+}
+
+const NULL_TEXT: &str = "CAST(NULL AS VARCHAR)";
 
 /// A `CASE` expression that puts a number into Herd's dynamic-property buckets: `< b0`, `[b0, b1)`, …, `≥ bn`;
 /// `(none)` when the event has no group of that type.
@@ -120,18 +141,19 @@ pub(crate) fn per_group_sql(
     start_ms: i64,
     end_ms: i64,
 ) -> Result<String> {
-    let CountBy::Group(t) = scope.count_by else {
+    let CountBy::Group(_) = scope.count_by else {
         return Err(QueryError::Invalid("per-group numbers need a group type".into()));
     };
     let conditions = event.filters.iter().map(|f| scope.filter(f)).collect::<Result<Vec<_>>>()?;
     let value = value.map(|p| scope.number(p)).unwrap_or_else(|| "CAST(NULL AS DOUBLE)".into());
     Ok(format!(
         "SELECT unit, COUNT(DISTINCT amplitude_id) AS uniques, COUNT(*) AS totals, SUM(v) AS vsum, COUNT(v) AS vcount \
-         FROM (SELECT unit, amplitude_id, {value} AS v FROM (SELECT unnest(herd_values(groups, {t})) AS unit, \
+         FROM (SELECT unit, amplitude_id, {value} AS v FROM (SELECT {unit} AS unit, \
          amplitude_id, groups, event_properties, user_properties, group_properties, device, event_type, user_id, \
-         device_id FROM events WHERE CAST(event_time AS BIGINT) >= {start_ms} AND CAST(event_time AS BIGINT) < \
+         device_id{carried} FROM events WHERE CAST(event_time AS BIGINT) >= {start_ms} AND CAST(event_time AS BIGINT) < \
          {end_ms} AND {sel}) wu WHERE {cond}) f GROUP BY unit",
-        t = lit(t),
+        unit = scope.unit(),
+        carried = scope.columns.carried(),
         sel = selector(&event.event),
         cond = if conditions.is_empty() { "TRUE".to_owned() } else { conditions.join(" AND ") },
     ))
@@ -142,6 +164,70 @@ impl Scope<'_> {
         match self.count_by {
             CountBy::Group(t) => Some(t),
             CountBy::User => None,
+        }
+    }
+
+    /// The counted unit of a row: `amplitude_id`, or one row per value of the counted group type (`unnest`).
+    pub(crate) fn unit(&self) -> String {
+        match self.count_by {
+            CountBy::User => "amplitude_id".to_owned(),
+            CountBy::Group(t) => format!("unnest({})", self.group_values(t)),
+        }
+    }
+
+    /// A list of a group type's values on the row: the typed column, or `herd_values` over the JSON.
+    fn group_values(&self, t: &str) -> String {
+        match self.columns.get(&shred::group_column(t)) {
+            Typed::Column(c) => c,
+            Typed::Absent | Typed::Json => format!("herd_values(groups, {})", lit(t)),
+        }
+    }
+
+    /// `, "col", …`: the typed columns, for layers that carry columns.
+    pub(crate) fn carried(&self) -> String {
+        self.columns.carried()
+    }
+
+    /// How to read a property: typed columns for stamped properties a segment shredded, JSON otherwise.
+    fn access(&self, p: &PropertyRef) -> Access {
+        let stamped = self.mode == PropertyMode::Stamped;
+        let typed = match &p.source {
+            PropertySource::Event => Some(self.columns.get(&shred::event_property_column(&p.key))),
+            PropertySource::User if stamped => Some(self.columns.get(&shred::user_property_column(&p.key))),
+            _ => None,
+        };
+        match typed {
+            Some(Typed::Column(c)) => return Access::Text(c),
+            Some(Typed::Absent) => return Access::Text(NULL_TEXT.into()),
+            _ => {}
+        }
+        match &p.source {
+            PropertySource::Group(t) if stamped => {
+                match (
+                    self.columns.get(&shred::group_column(t)),
+                    self.columns.get(&shred::group_property_column(t, &p.key)),
+                ) {
+                    (_, Typed::Absent) => return Access::Text(NULL_TEXT.into()),
+                    (Typed::Column(values), Typed::Column(props)) => {
+                        return if self.unit_group() == Some(t.as_str()) {
+                            Access::Text(format!("herd_at({values}, unit, {props})"))
+                        } else {
+                            Access::List(props)
+                        };
+                    }
+                    _ => {}
+                }
+            }
+            PropertySource::GroupValue(t) => match self.columns.get(&shred::group_column(t)) {
+                Typed::Column(c) => return Access::List(c),
+                Typed::Absent => return Access::Text(NULL_TEXT.into()),
+                Typed::Json => {}
+            },
+            _ => {}
+        }
+        match self.location(p) {
+            Some((json, path)) => Access::Json(json, path),
+            None => Access::Direct,
         }
     }
 
@@ -192,11 +278,14 @@ impl Scope<'_> {
                 op => Err(QueryError::Invalid(format!("a cohort condition takes is or is not, not {}", op_name(op)))),
             };
         }
-        match self.location(&f.property) {
-            Some((json, path)) => {
+        match self.access(&f.property) {
+            Access::Text(e) | Access::List(e) => {
+                Ok(format!("herd_match_values({e}, {}, {})", lit(op_name(f.op)), lit(&values)))
+            }
+            Access::Json(json, path) => {
                 Ok(format!("herd_match({json}, {}, {}, {})", lit(op_name(f.op)), lit(&values), path.join(", ")))
             }
-            None => {
+            Access::Direct => {
                 // A direct column (event_type, user_id, …): plain SQL with the same semantics as `herd_match`.
                 let col = &f.property.key;
                 let list = f.values.iter().map(|v| lit(v)).collect::<Vec<_>>().join(", ");
@@ -260,11 +349,24 @@ impl Scope<'_> {
             if self.unit_group() == Some(t.as_str()) {
                 return ("unit".into(), false);
             }
-            return (format!("unnest(herd_labels(groups, {}))", lit(t)), true);
+            return match self.columns.get(&shred::group_column(t)) {
+                Typed::Column(c) => (format!("unnest(herd_labels_of({c}))"), true),
+                Typed::Absent | Typed::Json => (format!("unnest(herd_labels(groups, {}))", lit(t)), true),
+            };
         }
-        match self.location(p) {
-            Some((json, path)) => (format!("COALESCE(herd_get({json}, {}), {none})", path.join(", ")), false),
-            None => (format!("COALESCE(CAST({} AS VARCHAR), {none})", p.key), false),
+        match self.access(p) {
+            Access::Text(e) => (format!("COALESCE({e}, {none})"), false),
+            Access::List(e) => (format!("COALESCE(herd_first({e}), {none})"), false),
+            Access::Json(json, path) => (format!("COALESCE(herd_get({json}, {}), {none})", path.join(", ")), false),
+            Access::Direct => (format!("COALESCE(CAST({} AS VARCHAR), {none})", p.key), false),
+        }
+    }
+
+    /// The label of a group type's values as one text (`a, b`), `(none)` where it has none.
+    pub(crate) fn joined_group_label(&self, t: &str) -> String {
+        match self.columns.get(&shred::group_column(t)) {
+            Typed::Column(c) => format!("herd_label_of({c})"),
+            Typed::Absent | Typed::Json => format!("herd_label(groups, {})", lit(t)),
         }
     }
 
@@ -273,9 +375,16 @@ impl Scope<'_> {
         if p.source == PropertySource::Cohort {
             return "CAST(NULL AS DOUBLE)".into();
         }
-        match self.location(p) {
-            Some((json, path)) => format!("TRY_CAST(herd_get({json}, {}) AS DOUBLE)", path.join(", ")),
-            None => format!("TRY_CAST({} AS DOUBLE)", p.key),
+        // A group value's "number" is `herd_get` of the whole values array (never a number): keep that path.
+        let access = match &p.source {
+            PropertySource::GroupValue(_) => self.location(p).map_or(Access::Direct, |(j, path)| Access::Json(j, path)),
+            _ => self.access(p),
+        };
+        match access {
+            Access::Text(e) => format!("TRY_CAST({e} AS DOUBLE)"),
+            Access::List(e) => format!("TRY_CAST(herd_first({e}) AS DOUBLE)"),
+            Access::Json(json, path) => format!("TRY_CAST(herd_get({json}, {}) AS DOUBLE)", path.join(", ")),
+            Access::Direct => format!("TRY_CAST({} AS DOUBLE)", p.key),
         }
     }
 }
@@ -308,30 +417,44 @@ impl Aggregate<'_> {
         Ok(format!("SELECT MIN(v) AS lo, MAX(v) AS hi FROM ({}) r", self.filtered()?))
     }
 
-    /// `SELECT x, l0.., uniques, totals, vsum, vcount`.
-    pub(crate) fn sql(&self) -> Result<String> {
+    /// `SELECT x, l0.., uniques, totals, vsum, vcount`: one scan for the chart and its whole-range totals, rows per
+    /// bucket (by `x`) plus rows with
+    /// `x` NULL that hold each label combination's numbers over the whole range (`GROUPING SETS`; buckets are
+    /// never NULL). Without `uniques`, that column is 0 (metrics that do not read it skip the distinct count).
+    pub(crate) fn sql_with_totals(&self, uniques: bool) -> Result<String> {
+        self.grouped(true, uniques)
+    }
+
+    fn grouped(&self, with_totals: bool, uniques: bool) -> Result<String> {
         let mut sql = self.filtered()?;
         let group_by: &[PropertyRef] = if self.bare { &[] } else { &self.event.group_by };
         let mut labels: Vec<String> = Vec::new();
+        let typed = self.scope.carried();
         for (i, p) in group_by.iter().enumerate() {
             let (expr, _) = self.scope.label(p);
             let previous: String = labels.iter().map(|l| format!(", {l}")).collect();
-            sql = format!("SELECT {CARRIED}{previous}, {expr} AS l{i} FROM ({sql}) t{i}");
+            sql = format!("SELECT {CARRIED}{typed}{previous}, {expr} AS l{i} FROM ({sql}) t{i}");
             labels.push(format!("l{i}"));
         }
         if let Some(bounds) = self.histogram {
             let previous: String = labels.iter().map(|l| format!(", {l}")).collect();
             sql = format!(
-                "SELECT {CARRIED}{previous}, {} AS lh FROM ({sql}) th WHERE v IS NOT NULL",
+                "SELECT {CARRIED}{typed}{previous}, {} AS lh FROM ({sql}) th WHERE v IS NOT NULL",
                 bucket_case("v", bounds)
             );
             labels.push("lh".into());
         }
         let label_list: String = labels.iter().map(|l| format!("{l}, ")).collect();
         let group_list: String = labels.iter().map(|l| format!(", {l}")).collect();
+        let group_by = if with_totals {
+            format!("GROUPING SETS ((x{group_list}), ({}))", labels.join(", "))
+        } else {
+            format!("x{group_list}")
+        };
+        let uniques = if uniques { "COUNT(DISTINCT unit)" } else { "CAST(0 AS BIGINT)" };
         Ok(format!(
-            "SELECT x, {label_list}COUNT(DISTINCT unit) AS uniques, COUNT(*) AS totals, SUM(v) AS vsum, \
-             COUNT(v) AS vcount FROM ({sql}) agg GROUP BY x{group_list}"
+            "SELECT x, {label_list}{uniques} AS uniques, COUNT(*) AS totals, SUM(v) AS vsum, \
+             COUNT(v) AS vcount FROM ({sql}) agg GROUP BY {group_by}"
         ))
     }
 
@@ -353,18 +476,18 @@ impl Aggregate<'_> {
             end = self.end_ms
         );
         let new = self.event.event == EventSelector::New;
+        let typed = self.scope.carried();
         // `_new`: every unit's first event ever is found over all time, then kept if it falls in the range.
         let base = format!(
             "SELECT {x} AS x, event_time, seq, amplitude_id, groups, event_properties, user_properties, \
-             group_properties, device, event_type, user_id, device_id FROM events WHERE {}{selector}",
+             group_properties, device, event_type, user_id, device_id{typed} FROM events WHERE {}{selector}",
             if new { String::new() } else { format!("{range} AND ") }
         );
-        let unit = match self.scope.count_by {
-            CountBy::User => "amplitude_id".to_owned(),
-            CountBy::Group(t) => format!("unnest(herd_values(groups, {}))", lit(t)),
-        };
-        let columns = "amplitude_id, groups, event_properties, user_properties, group_properties, device, event_type, \
-                       user_id, device_id";
+        let unit = self.scope.unit();
+        let columns = format!(
+            "amplitude_id, groups, event_properties, user_properties, group_properties, device, event_type, \
+             user_id, device_id{typed}"
+        );
         let with_unit = format!("SELECT x, event_time, seq, {unit} AS unit, {columns} FROM ({base}) base");
         let with_unit = if new {
             format!(
@@ -382,7 +505,7 @@ impl Aggregate<'_> {
         let value = self.value.map(|p| self.scope.number(p)).unwrap_or_else(|| "CAST(NULL AS DOUBLE)".into());
         Ok(format!(
             "SELECT x, unit, amplitude_id, groups, event_properties, user_properties, group_properties, device, \
-             event_type, user_id, device_id, {value} AS v FROM ({with_unit}) wu WHERE {}",
+             event_type, user_id, device_id{typed}, {value} AS v FROM ({with_unit}) wu WHERE {}",
             if conditions.is_empty() { "TRUE".to_owned() } else { conditions.join(" AND ") }
         ))
     }

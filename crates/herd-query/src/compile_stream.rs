@@ -3,7 +3,7 @@
 //! retention start or return event); [`IN_RANGE`](crate::aggregates::IN_RANGE) marks rows that may enter.
 //! A group value's stream is every event that carries it, whoever the member, so members complete steps together.
 
-use herd_model::report::{CountBy, EventSpec, Filter, PropertyRef, PropertySource};
+use herd_model::report::{EventSpec, Filter, PropertyRef, PropertySource};
 
 use crate::compile::{Scope, lit, selector};
 use crate::error::Result;
@@ -36,10 +36,7 @@ const COLUMNS: &str =
 
 impl StreamQuery<'_> {
     fn unit(&self) -> String {
-        match self.scope.count_by {
-            CountBy::User => "amplitude_id".to_owned(),
-            CountBy::Group(t) => format!("unnest(herd_values(groups, {}))", lit(t)),
-        }
+        self.scope.unit()
     }
 
     fn condition(&self, spec: &EventSpec) -> Result<String> {
@@ -59,7 +56,7 @@ impl StreamQuery<'_> {
             Some(p) => match self.scope.label(p) {
                 (_, true) => {
                     let PropertySource::GroupValue(t) = &p.source else { unreachable!("only group values unnest") };
-                    format!("herd_label(groups, {})", lit(t))
+                    self.scope.joined_group_label(t)
                 }
                 (expr, false) => expr,
             },
@@ -87,10 +84,11 @@ impl StreamQuery<'_> {
             _ => not_state.clone(),
         };
         let base = format!(
-            "SELECT {unit} AS unit, CAST(event_time AS BIGINT) AS ev_ts, CAST(seq AS BIGINT) AS ev_seq, {COLUMNS} \
+            "SELECT {unit} AS unit, CAST(event_time AS BIGINT) AS ev_ts, CAST(seq AS BIGINT) AS ev_seq, {COLUMNS}{typed} \
              FROM events WHERE CAST(event_time AS BIGINT) >= {from} AND CAST(event_time AS BIGINT) < {to} \
              AND {row_filter}",
-            unit = self.unit()
+            unit = self.unit(),
+            typed = self.scope.carried(),
         );
         let mut steps = Vec::new();
         for (k, spec) in self.conditions.iter().enumerate() {

@@ -72,7 +72,9 @@ pub(crate) async fn compute(
     }
     let count_by = CountBy::Group(def.group_type.clone());
     let no_buckets = HashMap::new();
-    let scope = Scope { count_by: &count_by, mode: PropertyMode::Stamped, dynamic_buckets: &no_buckets };
+    let columns = crate::columns::of(ctx);
+    let scope =
+        Scope { count_by: &count_by, mode: PropertyMode::Stamped, dynamic_buckets: &no_buckets, columns: &columns };
     let value = match &def.metric {
         DynamicMetric::Sum(p) | DynamicMetric::Average(p) => Some(p),
         _ => None,

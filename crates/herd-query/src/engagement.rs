@@ -82,7 +82,8 @@ pub(crate) async fn stickiness(
     let segments = if req.segments.is_empty() { &all } else { &req.segments };
     let mut series = Vec::new();
     for (segment_index, segment) in segments.iter().enumerate() {
-        let scope = Scope { count_by: &req.count_by, mode: req.property_mode, dynamic_buckets };
+        let columns = crate::columns::of(ctx);
+        let scope = Scope { count_by: &req.count_by, mode: req.property_mode, dynamic_buckets, columns: &columns };
         let days = rows(scope, &req.event, segment, req.start_ms, req.end_ms, Interval::Day, &req.time_zone);
         let sql = format!(
             "SELECT days, COUNT(*) AS pairs FROM (SELECT unit, herd_bucket(x, {period}, {tz}) AS p, \
@@ -117,7 +118,8 @@ pub(crate) async fn lifecycle(
     let before = bucket_start(x_values.first().copied().unwrap_or(req.start_ms) - 1, req.interval, zone);
     let all: Vec<Vec<Filter>> = vec![Vec::new()];
     let segments = if req.segments.is_empty() { &all } else { &req.segments };
-    let scope = || Scope { count_by: &req.count_by, mode: req.property_mode, dynamic_buckets };
+    let columns = crate::columns::of(ctx);
+    let scope = || Scope { count_by: &req.count_by, mode: req.property_mode, dynamic_buckets, columns: &columns };
     // First events ever: any event, no filters and no segment (new to the project as a whole).
     let any = EventSpec { event: EventSelector::New, filters: vec![], group_by: vec![] };
     let first = rows(scope(), &any, &[], before, req.end_ms, req.interval, &req.time_zone);

@@ -162,13 +162,14 @@ pub(crate) async fn funnel(
     let zone = Zone::parse(&req.time_zone).map_err(QueryError::Invalid)?;
     let x_values = buckets(req.start_ms, req.end_ms, req.interval, zone);
     let window = req.effective_window_ms();
+    let columns = crate::columns::of(ctx);
     ctx.register_udaf(herd_funnel::udaf(req.mode, req.steps.len(), window));
     let all: Vec<Vec<Filter>> = vec![Vec::new()];
     let segments = if req.segments.is_empty() { &all } else { &req.segments };
     let mut series = Vec::new();
     for (segment_index, segment) in segments.iter().enumerate() {
         let query = StreamQuery {
-            scope: Scope { count_by: &req.count_by, mode: req.property_mode, dynamic_buckets },
+            scope: Scope { count_by: &req.count_by, mode: req.property_mode, dynamic_buckets, columns: &columns },
             function: herd_funnel::NAME,
             conditions: &req.steps,
             segment,

@@ -10,6 +10,7 @@ mod aggregates;
 pub mod buckets;
 mod catalog;
 mod cohorts;
+mod columns;
 pub mod compile;
 mod compile_stream;
 mod dynamic;
@@ -22,6 +23,10 @@ pub mod rows;
 mod segmentation;
 mod session;
 mod udf;
+mod udf_typed;
+
+#[cfg(test)]
+mod typed_equivalence;
 
 use std::sync::Arc;
 

@@ -145,6 +145,7 @@ pub(crate) async fn retention(
     let zone = Zone::parse(&req.time_zone).map_err(QueryError::Invalid)?;
     let periods = req.period_count();
     let new = req.start.event == EventSelector::New;
+    let columns = crate::columns::of(ctx);
     ctx.register_udaf(herd_retention::udaf(RetentionSpec {
         zone,
         interval: req.interval,
@@ -159,7 +160,7 @@ pub(crate) async fn retention(
     let mut series = Vec::new();
     for (segment_index, segment) in segments.iter().enumerate() {
         let query = StreamQuery {
-            scope: Scope { count_by: &req.count_by, mode: req.property_mode, dynamic_buckets },
+            scope: Scope { count_by: &req.count_by, mode: req.property_mode, dynamic_buckets, columns: &columns },
             function: herd_retention::NAME,
             conditions: &conditions,
             segment,

@@ -32,10 +32,25 @@ fn column<T: 'static>(arrays: &[std::sync::Arc<dyn Array>], i: usize) -> &T {
     arrays[i].as_any().downcast_ref::<T>().expect("cast above")
 }
 
-async fn run(ctx: &SessionContext, sql: &str, labels: usize) -> Result<Cells> {
+/// Runs an [`Aggregate::sql_with_totals`] query: (cells per bucket, whole-range cells under bucket 0).
+async fn run_with_totals(ctx: &SessionContext, sql: &str, labels: usize) -> Result<(Cells, Cells)> {
+    let (mut by, mut total) = (Cells::new(), Cells::new());
+    collect_cells(ctx, sql, labels, |x, key, cell| match x {
+        Some(x) => by.entry(key).or_default().insert(x, cell),
+        None => total.entry(key).or_default().insert(0, cell),
+    })
+    .await?;
+    Ok((by, total))
+}
+
+async fn collect_cells(
+    ctx: &SessionContext,
+    sql: &str,
+    labels: usize,
+    mut put: impl FnMut(Option<i64>, Vec<String>, Cell) -> Option<Cell>,
+) -> Result<()> {
     tracing::debug!(%sql, "segmentation query");
     let batches: Vec<RecordBatch> = ctx.sql(sql).await?.collect().await?;
-    let mut cells = Cells::new();
     for b in batches {
         let mut arrays = Vec::new();
         arrays.push(cast(b.column(0), &DataType::Int64)?);
@@ -56,10 +71,10 @@ async fn run(ctx: &SessionContext, sql: &str, labels: usize) -> Result<Cells> {
                 .collect();
             let get = |i: usize| if nums[i].is_valid(row) { nums[i].value(row) } else { 0.0 };
             let cell = Cell { uniques: get(0), totals: get(1), vsum: get(2), vcount: get(3) };
-            cells.entry(key).or_default().insert(x.value(row), cell);
+            put(x.is_valid(row).then(|| x.value(row)), key, cell);
         }
     }
-    Ok(cells)
+    Ok(())
 }
 
 fn metric_value(metric: &Metric, cell: Cell, active: f64) -> f64 {
@@ -103,6 +118,7 @@ struct Plan<'a> {
     req: &'a Segmentation,
     zone_name: &'a str,
     dynamic_buckets: &'a HashMap<String, Vec<f64>>,
+    columns: &'a crate::columns::Columns,
 }
 
 impl Plan<'_> {
@@ -118,6 +134,7 @@ impl Plan<'_> {
                 count_by: &self.req.count_by,
                 mode: self.req.property_mode,
                 dynamic_buckets: self.dynamic_buckets,
+                columns: self.columns,
             },
             event,
             segment,
@@ -180,7 +197,8 @@ pub(crate) async fn segmentation(
             x_values.len()
         )));
     }
-    let plan = Plan { req, zone_name: &req.time_zone, dynamic_buckets };
+    let columns = crate::columns::of(ctx);
+    let plan = Plan { req, zone_name: &req.time_zone, dynamic_buckets, columns: &columns };
     let all_users: Vec<Vec<Filter>> = vec![Vec::new()];
     let segments = if req.segments.is_empty() { &all_users } else { &req.segments };
     let formula = req.formula.as_deref().map(Formula::parse).transpose()?;
@@ -198,8 +216,9 @@ pub(crate) async fn segmentation(
     for (segment_index, segment) in segments.iter().enumerate() {
         let needs_active = matches!(req.metric, Metric::PctActive) && formula.is_none();
         let (active_by_bucket, active_total) = if needs_active {
-            let by = run(ctx, &plan.aggregate(&active_spec, segment, true, true).sql()?, 0).await?;
-            let total = run(ctx, &plan.aggregate(&active_spec, segment, false, true).sql()?, 0).await?;
+            let (by, total) =
+                run_with_totals(ctx, &plan.aggregate(&active_spec, segment, true, true).sql_with_totals(true)?, 0)
+                    .await?;
             (by.into_values().next().unwrap_or_default(), total.into_values().next().unwrap_or_default())
         } else {
             Default::default()
@@ -209,28 +228,22 @@ pub(crate) async fn segmentation(
             let labels = if formula.is_some() { 0 } else { event.group_by.len() };
             let (by, total) = if formula.is_some() {
                 let bare = EventSpec { group_by: Vec::new(), ..event.clone() };
-                (
-                    run(ctx, &plan.aggregate(&bare, segment, true, false).sql()?, 0).await?,
-                    run(ctx, &plan.aggregate(&bare, segment, false, false).sql()?, 0).await?,
-                )
+                run_with_totals(ctx, &plan.aggregate(&bare, segment, true, false).sql_with_totals(true)?, 0).await?
             } else if matches!(req.metric, Metric::Histogram(_)) {
                 let range = value_range(ctx, &plan.aggregate(event, segment, false, false).value_range_sql()?).await?;
                 match range {
                     None => Default::default(),
                     Some((lo, hi)) => {
                         let bounds = histogram_bounds(lo, hi);
-                        let mut by = plan.aggregate(event, segment, true, false);
-                        by.histogram = Some(&bounds);
-                        let mut total = plan.aggregate(event, segment, false, false);
-                        total.histogram = Some(&bounds);
-                        (run(ctx, &by.sql()?, labels + 1).await?, run(ctx, &total.sql()?, labels + 1).await?)
+                        let mut both = plan.aggregate(event, segment, true, false);
+                        both.histogram = Some(&bounds);
+                        run_with_totals(ctx, &both.sql_with_totals(true)?, labels + 1).await?
                     }
                 }
             } else {
-                (
-                    run(ctx, &plan.aggregate(event, segment, true, false).sql()?, labels).await?,
-                    run(ctx, &plan.aggregate(event, segment, false, false).sql()?, labels).await?,
-                )
+                let uniques = !matches!(req.metric, Metric::Totals | Metric::Sum(_) | Metric::ValueAverage(_));
+                let both = plan.aggregate(event, segment, true, false);
+                run_with_totals(ctx, &both.sql_with_totals(uniques)?, labels).await?
             };
             per_event.push((by, total));
         }

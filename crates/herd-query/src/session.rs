@@ -2,13 +2,14 @@
 //! consistent snapshot), `users` and `groups` (current state), and Herd's SQL functions.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringBuilder, TimestampMillisecondBuilder, UInt64Builder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use herd_store::ProjectStore;
 
@@ -24,18 +25,28 @@ fn ts() -> DataType {
     DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
 }
 
+/// The runtime every session shares, so that DataFusion's caches of Parquet footers, file statistics and file
+/// listings (bounded LRU caches, keyed by path, size and modification time) outlive one query: segments are
+/// immutable and never reuse a path, so an entry is never stale.
+fn runtime() -> Arc<RuntimeEnv> {
+    static RUNTIME: OnceLock<Arc<RuntimeEnv>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| RuntimeEnvBuilder::new().build_arc().expect("the default runtime environment builds"))
+        .clone()
+}
+
 /// Opens a session over `project`. `with_state` also loads current user and group properties (for current-mode
 /// reports and the `users` / `groups` tables).
 pub(crate) async fn open(project: &ProjectStore, with_state: bool) -> Result<Loaded> {
+    let snapshot = project.snapshot().map_err(QueryError::Store)?;
+    let layout = crate::columns::events_layout(&snapshot.segment_files, &snapshot.tail)?;
     let config = SessionConfig::new()
         .with_target_partitions(2)
         .with_information_schema(true)
-        .set_bool("datafusion.execution.parquet.schema_force_view_types", false);
-    let ctx = SessionContext::new_with_config(config);
-    let snapshot = project.snapshot().map_err(QueryError::Store)?;
-    let schema = herd_store::segment::schema();
-
-    let tail = herd_store::segment::to_batch(&snapshot.tail).map_err(QueryError::Store)?;
+        .set_bool("datafusion.execution.parquet.schema_force_view_types", false)
+        .with_extension(Arc::new(layout.columns));
+    let ctx = SessionContext::new_with_config_rt(config, runtime());
+    let (schema, tail) = (layout.schema, layout.tail);
     ctx.register_table("events_tail", Arc::new(MemTable::try_new(schema.clone(), vec![vec![tail]])?))?;
     if snapshot.segment_files.is_empty() {
         ctx.sql("CREATE VIEW events AS SELECT * FROM events_tail").await?;
@@ -66,7 +77,7 @@ pub(crate) async fn open(project: &ProjectStore, with_state: bool) -> Result<Loa
         }
         current.groups = by_type;
     }
-    for f in udf::all(Arc::new(current)) {
+    for f in udf::all(Arc::new(current)).into_iter().chain(crate::udf_typed::all()) {
         ctx.register_udf(f);
     }
     // Reports that use dynamic properties register it again with their values.

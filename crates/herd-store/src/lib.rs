@@ -13,8 +13,10 @@ mod error;
 mod project;
 mod records;
 pub mod segment;
+pub mod shred;
 mod store;
 mod tables;
+mod upgrade;
 mod writer;
 
 pub use apply::{ApplyOptions, DroppedGroup, Receipt};

@@ -83,6 +83,7 @@ impl ProjectStore {
         };
         init_tables(&db)?;
         remove_orphan_segments(&db, &dir)?;
+        crate::upgrade::upgrade_segments(&db, &dir)?;
         let writer = crate::writer::spawn(db.clone(), options, record.name.clone())?;
         let store = Arc::new(ProjectStore {
             record: Mutex::new(record),

@@ -1,7 +1,8 @@
 //! Immutable Parquet segments: the columnar layout of stored events, writing a segment durably, reading it back.
 //!
-//! Scalar fields are typed columns; property bags are JSON text columns. The file's key-value metadata carries
-//! `herd.segment_format` so that later layouts can be told apart.
+//! Scalar fields are typed columns; property bags are JSON text columns (kept whole: export and rare keys read
+//! them). Format v2 adds the typed columns of [`crate::shred`] after them. The file's key-value metadata carries
+//! `herd.segment_format` so that layouts can be told apart, and `herd.unshredded` (v2) the keys left as JSON.
 
 use std::fs::File;
 use std::path::Path;
@@ -22,13 +23,18 @@ use parquet::file::properties::WriterProperties;
 use crate::error::{Result, StoreError};
 
 /// Version of the segment column layout.
-pub const SEGMENT_FORMAT_VERSION: u32 = 1;
+pub const SEGMENT_FORMAT_VERSION: u32 = 2;
+
+/// Key-value metadata key of the format version.
+pub const FORMAT_KEY: &str = "herd.segment_format";
+/// Key-value metadata key of the JSON list of typed column names left out of a v2 segment.
+pub const UNSHREDDED_KEY: &str = "herd.unshredded";
 
 fn ts() -> DataType {
     DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
 }
 
-/// The Arrow schema of a segment.
+/// The Arrow schema of the columns every segment has (all of format v1).
 pub fn schema() -> SchemaRef {
     let json = |name: &str| Field::new(name, DataType::Utf8, false);
     Arc::new(Schema::new(vec![
@@ -118,6 +124,20 @@ pub fn to_batch(events: &[StoredEvent]) -> Result<RecordBatch> {
     RecordBatch::try_new(schema(), columns).map_err(|e| StoreError::Segment(e.to_string()))
 }
 
+/// Builds one format-v2 record batch (the columns of [`schema`], then the typed columns) and the names of the
+/// typed columns left out.
+pub fn to_batch_v2(events: &[StoredEvent]) -> Result<(RecordBatch, Vec<String>)> {
+    let base = to_batch(events)?;
+    let typed = crate::shred::shred(events);
+    let mut fields: Vec<Field> = schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.extend(typed.fields);
+    let mut columns = base.columns().to_vec();
+    columns.extend(typed.columns);
+    let batch =
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| StoreError::Segment(e.to_string()))?;
+    Ok((batch, typed.unshredded))
+}
+
 /// Writes `events` to `path` durably: a temporary file, fsync, rename, fsync of the directory.
 /// Returns the file's size in bytes.
 pub fn write(path: &Path, events: &[StoredEvent]) -> Result<u64> {
@@ -125,17 +145,22 @@ pub fn write(path: &Path, events: &[StoredEvent]) -> Result<u64> {
     std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
     let tmp = path.with_extension("parquet.tmp");
     let file = File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+    // One batch for the whole file: its typed columns depend on every event in it.
+    let (batch, unshredded) = to_batch_v2(events)?;
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1 is valid")))
-        .set_key_value_metadata(Some(vec![KeyValue::new(
-            "herd.segment_format".to_owned(),
-            SEGMENT_FORMAT_VERSION.to_string(),
-        )]))
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new(FORMAT_KEY.to_owned(), SEGMENT_FORMAT_VERSION.to_string()),
+            KeyValue::new(UNSHREDDED_KEY.to_owned(), serde_json::to_string(&unshredded).expect("strings serialise")),
+        ]))
         .build();
     let seg_err = |e: parquet::errors::ParquetError| StoreError::Segment(e.to_string());
-    let mut writer = ArrowWriter::try_new(file, schema(), Some(props)).map_err(seg_err)?;
-    for chunk in events.chunks(64 * 1024) {
-        writer.write(&to_batch(chunk)?).map_err(seg_err)?;
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(seg_err)?;
+    let mut offset = 0;
+    while offset < batch.num_rows() {
+        let len = (batch.num_rows() - offset).min(64 * 1024);
+        writer.write(&batch.slice(offset, len)).map_err(seg_err)?;
+        offset += len;
     }
     let file = writer.into_inner().map_err(seg_err)?;
     file.sync_all().map_err(|e| StoreError::io(&tmp, e))?;
@@ -146,9 +171,52 @@ pub fn write(path: &Path, events: &[StoredEvent]) -> Result<u64> {
     Ok(bytes)
 }
 
+/// Writes a format-v1 segment (JSON bags only), as Herd before v2 did: for tests of reading and upgrading old
+/// data directories.
+#[cfg(test)]
+pub(crate) fn write_v1(path: &Path, events: &[StoredEvent]) -> Result<()> {
+    std::fs::create_dir_all(path.parent().expect("a parent")).map_err(|e| StoreError::io(path, e))?;
+    let file = File::create(path).map_err(|e| StoreError::io(path, e))?;
+    let props = WriterProperties::builder()
+        .set_key_value_metadata(Some(vec![KeyValue::new(FORMAT_KEY.to_owned(), "1".to_owned())]))
+        .build();
+    let seg_err = |e: parquet::errors::ParquetError| StoreError::Segment(e.to_string());
+    let mut writer = ArrowWriter::try_new(file, schema(), Some(props)).map_err(seg_err)?;
+    writer.write(&to_batch(events)?).map_err(seg_err)?;
+    writer.close().map_err(seg_err)?;
+    Ok(())
+}
+
 /// Makes a rename or file creation in `dir` durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(dir, e))
+}
+
+/// What a segment file's footer says about its layout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentLayout {
+    /// `herd.segment_format` (1 when absent).
+    pub format: u32,
+    /// The Arrow schema of the file.
+    pub schema: SchemaRef,
+    /// Typed columns left out (v2).
+    pub unshredded: Vec<String>,
+}
+
+/// Reads a segment's footer: its format version, schema and unshredded keys.
+pub fn layout(path: &Path) -> Result<SegmentLayout> {
+    let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
+    let seg_err = |e: parquet::errors::ParquetError| StoreError::Segment(format!("{}: {e}", path.display()));
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(seg_err)?;
+    let kv = builder.metadata().file_metadata().key_value_metadata().cloned().unwrap_or_default();
+    let get = |key: &str| kv.iter().find(|e| e.key == key).and_then(|e| e.value.clone());
+    let format = get(FORMAT_KEY).and_then(|v| v.parse().ok()).unwrap_or(1);
+    let unshredded = match get(UNSHREDDED_KEY) {
+        Some(v) => serde_json::from_str(&v)
+            .map_err(|e| StoreError::Corrupt { what: "segment", detail: format!("{UNSHREDDED_KEY}: {e}") })?,
+        None => Vec::new(),
+    };
+    Ok(SegmentLayout { format, schema: builder.schema().clone(), unshredded })
 }
 
 /// Reads every event of a segment, in stored order.
@@ -258,5 +326,9 @@ mod tests {
         assert_eq!(back.len(), 2);
         assert_eq!(back[0], e);
         assert_eq!(back[1].seq, 8);
+        let layout = layout(&path).unwrap();
+        assert_eq!(layout.format, SEGMENT_FORMAT_VERSION);
+        assert_eq!(layout.unshredded, vec!["e.k".to_owned()]);
+        assert!(layout.schema.field_with_name("g.org id").is_ok());
     }
 }
