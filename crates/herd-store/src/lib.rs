@@ -8,6 +8,7 @@
 mod apply;
 mod cache;
 mod catalog;
+mod compact;
 mod dedup;
 mod error;
 mod project;

@@ -121,6 +121,16 @@ impl ProjectStore {
         flush_once(&self.db, &self.dir, usize::MAX)
     }
 
+    /// Merges small segments of a day now (a few merges; the flusher does this after each flush). Returns the
+    /// number of segments replaced. Replaced files are deleted at once, so no query may be running.
+    pub fn compact(&self) -> Result<usize> {
+        let _guard = self.flush_lock.lock().expect("flush lock");
+        let mut retired = crate::compact::Retired::default();
+        let replaced = crate::compact::compact_once(&self.db, &self.dir, &mut retired)?;
+        retired.delete_expired(Duration::ZERO);
+        Ok(replaced)
+    }
+
     /// All stored records whose `server_upload_time` lies in `[start_ms, end_ms)`, from segments and the log
     /// tail, in ingestion order. One read transaction gives a consistent view while the flusher runs.
     pub fn events_uploaded_between(&self, start_ms: i64, end_ms: i64) -> Result<Vec<StoredEvent>> {
@@ -289,6 +299,7 @@ fn spawn_flusher(store: std::sync::Weak<ProjectStore>, stop: Arc<AtomicBool>, op
         .spawn(move || {
             let tick = Duration::from_millis(100).min(options.interval);
             let mut waited = Duration::ZERO;
+            let mut retired = crate::compact::Retired::default();
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(tick);
                 waited += tick;
@@ -310,6 +321,11 @@ fn spawn_flusher(store: std::sync::Weak<ProjectStore>, stop: Arc<AtomicBool>, op
                         }
                     }
                 }
+                // Compaction only once the log is drained, so that it never delays acknowledged events' flush.
+                if let Err(e) = crate::compact::compact_once(&store.db, &store.dir, &mut retired) {
+                    tracing::error!(error = %e, "compaction failed; the segments stay as they are");
+                }
+                retired.delete_expired(crate::compact::RETIRE_AFTER);
             }
         })
         .map_err(|e| StoreError::io("flusher thread", e))?;
@@ -349,19 +365,7 @@ fn flush_once(db: &Database, dir: &Path, max_rows: usize) -> Result<usize> {
         let file = format!("segments/{day}/{id:010}.parquet");
         let bytes = segment::write(&dir.join(&file), &events)?;
         moved += events.len();
-        metas.push(SegmentMeta {
-            id,
-            file,
-            day,
-            rows: events.len() as u64,
-            bytes,
-            min_seq: events.iter().map(|e| e.seq).min().unwrap_or(0),
-            max_seq: events.iter().map(|e| e.seq).max().unwrap_or(0),
-            min_server_upload_ms: events.iter().map(|e| e.server_upload_time).min().unwrap_or(0),
-            max_server_upload_ms: events.iter().map(|e| e.server_upload_time).max().unwrap_or(0),
-            min_event_ms: events.iter().map(|e| e.event_time).min().unwrap_or(0),
-            max_event_ms: events.iter().map(|e| e.event_time).max().unwrap_or(0),
-        });
+        metas.push(SegmentMeta::describe(id, file, day, bytes, &events));
     }
     let txn = db.begin_write()?;
     {

@@ -92,6 +92,25 @@ pub struct SegmentMeta {
     pub max_event_ms: i64,
 }
 
+impl SegmentMeta {
+    /// The metadata of a segment file just written with `events`.
+    pub(crate) fn describe(id: u64, file: String, day: String, bytes: u64, events: &[StoredEvent]) -> SegmentMeta {
+        SegmentMeta {
+            id,
+            file,
+            day,
+            rows: events.len() as u64,
+            bytes,
+            min_seq: events.iter().map(|e| e.seq).min().unwrap_or(0),
+            max_seq: events.iter().map(|e| e.seq).max().unwrap_or(0),
+            min_server_upload_ms: events.iter().map(|e| e.server_upload_time).min().unwrap_or(0),
+            max_server_upload_ms: events.iter().map(|e| e.server_upload_time).max().unwrap_or(0),
+            min_event_ms: events.iter().map(|e| e.event_time).min().unwrap_or(0),
+            max_event_ms: events.iter().map(|e| e.event_time).max().unwrap_or(0),
+        }
+    }
+}
+
 /// Version byte of a log record holding a run of events (format 1 held one event per record).
 pub(crate) const LOG_RECORD_FORMAT_VERSION: u8 = 2;
 

@@ -158,3 +158,45 @@ async fn flush_and_reopen_keep_everything_once() {
     assert_eq!(events[11].seq, 12);
     assert_eq!(events[11].amplitude_id, events[0].amplitude_id);
 }
+
+#[tokio::test]
+async fn compaction_merges_a_days_segments_and_keeps_every_event_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_s, p) = open(dir.path());
+    let mut expected = Vec::new();
+    for round in 0..3 {
+        for i in 0..4 {
+            let name = format!("r{round}-e{i}");
+            p.submit(vec![track("bob", &name, json!({"org": format!("o{i}")}))], 100).await.unwrap().unwrap();
+            expected.push(name);
+        }
+        p.flush().unwrap();
+    }
+    let before = all(&p).await;
+    assert_eq!(p.stats().unwrap().segments, 3, "one segment per flush, all on the same day");
+    assert_eq!(p.compact().unwrap(), 3);
+    let stats = p.stats().unwrap();
+    assert_eq!((stats.segments, stats.segment_rows, stats.log_rows), (1, 12, 0));
+    let after = all(&p).await;
+    assert_eq!(after, before, "the same events, stamped the same, once each");
+    let names: Vec<String> = after.iter().map(|e| e.event_type.clone()).collect();
+    assert_eq!(names, expected);
+    let snapshot = p.snapshot().unwrap();
+    assert_eq!(snapshot.segment_files.len(), 1);
+    let files: Vec<_> = walk(&dir.path().join("projects")).into_iter().filter(|f| f.ends_with(".parquet")).collect();
+    assert_eq!(files.len(), 1, "replaced files are gone: {files:?}");
+    assert_eq!(p.compact().unwrap(), 0, "nothing left to merge");
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path.display().to_string());
+        }
+    }
+    out
+}
