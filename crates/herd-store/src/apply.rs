@@ -5,7 +5,7 @@
 //! User and group records are read through the writer's [`StateCache`]; those a transaction changes are written
 //! back once at its end, and its events go to the log as a few large records, not one B-tree entry each.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use herd_model::{
     Alias, Command, GROUP_IDENTIFY_EVENT, GroupIdentify, GroupLimits, GroupSet, IDENTIFY_EVENT, Identify, Properties,
@@ -232,37 +232,19 @@ impl<'t, 'm> Batch<'t, 'm> {
     }
 
     fn user_id_owner(&mut self, user_id: &str) -> Result<Option<u64>> {
-        if let Some(&id) = self.memory.cache.user_ids.get(user_id) {
-            return Ok(Some(id));
-        }
-        let found = self.user_ids.get(user_id)?.map(|v| v.value());
-        if let Some(id) = found {
-            self.memory.cache.user_ids.insert(user_id.to_owned(), id);
-        }
-        Ok(found)
+        cached_owner(&self.user_ids, &mut self.memory.cache.user_ids, user_id)
     }
 
     fn device_owner(&mut self, device_id: &str) -> Result<Option<u64>> {
-        if let Some(&id) = self.memory.cache.device_ids.get(device_id) {
-            return Ok(Some(id));
-        }
-        let found = self.device_ids.get(device_id)?.map(|v| v.value());
-        if let Some(id) = found {
-            self.memory.cache.device_ids.insert(device_id.to_owned(), id);
-        }
-        Ok(found)
+        cached_owner(&self.device_ids, &mut self.memory.cache.device_ids, device_id)
     }
 
     fn set_user_id_owner(&mut self, user_id: &str, id: u64) -> Result<()> {
-        self.user_ids.insert(user_id, id)?;
-        self.memory.cache.user_ids.insert(user_id.to_owned(), id);
-        Ok(())
+        set_cached_owner(&mut self.user_ids, &mut self.memory.cache.user_ids, user_id, id)
     }
 
     fn set_device_owner(&mut self, device_id: &str, id: u64) -> Result<()> {
-        self.device_ids.insert(device_id, id)?;
-        self.memory.cache.device_ids.insert(device_id.to_owned(), id);
-        Ok(())
+        set_cached_owner(&mut self.device_ids, &mut self.memory.cache.device_ids, device_id, id)
     }
 
     /// Finds or creates the internal user for a pair of ids (Amplitude's `amplitude_id` rules).
@@ -561,6 +543,34 @@ impl<'t, 'm> Batch<'t, 'm> {
         self.set_device_owner(&a.previous_id, aid)?;
         Ok(())
     }
+}
+
+/// The `amplitude_id` an id map (user ids or device ids) gives `id`, read through the writer's cache of that map.
+fn cached_owner(
+    table: &Table<'_, &'static str, u64>,
+    cache: &mut HashMap<String, u64>,
+    id: &str,
+) -> Result<Option<u64>> {
+    if let Some(&owner) = cache.get(id) {
+        return Ok(Some(owner));
+    }
+    let found = table.get(id)?.map(|v| v.value());
+    if let Some(owner) = found {
+        cache.insert(id.to_owned(), owner);
+    }
+    Ok(found)
+}
+
+/// Points `id` at `owner` in an id map and in the writer's cache of it.
+fn set_cached_owner(
+    table: &mut Table<'_, &'static str, u64>,
+    cache: &mut HashMap<String, u64>,
+    id: &str,
+    owner: u64,
+) -> Result<()> {
+    table.insert(id, owner)?;
+    cache.insert(id.to_owned(), owner);
+    Ok(())
 }
 
 /// Amplitude's clock-skew correction: `event_time = client_event_time + (server_received − client_upload)`,

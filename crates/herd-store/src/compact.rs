@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::{Database, ReadableDatabase};
 
 use crate::error::Result;
-use crate::records::{SegmentMeta, decode, encode};
+use crate::records::{SegmentMeta, encode, registered_segments};
 use crate::segment;
 use crate::tables::{META, SEGMENTS};
 
@@ -80,14 +80,7 @@ fn plan(metas: &[SegmentMeta]) -> Vec<Vec<SegmentMeta>> {
 
 /// Merges up to a few runs of small segments. Returns the number of segments replaced.
 pub(crate) fn compact_once(db: &Database, dir: &Path, retired: &mut Retired) -> Result<usize> {
-    let metas: Vec<SegmentMeta> = {
-        let txn = db.begin_read()?;
-        let mut metas = Vec::new();
-        for row in txn.open_table(SEGMENTS)?.iter()? {
-            metas.push(decode("segment", row?.1.value())?);
-        }
-        metas
-    };
+    let metas = registered_segments(db)?;
     let mut replaced = 0;
     for run in plan(&metas).into_iter().take(MAX_MERGES_PER_PASS) {
         let mut events = Vec::new();

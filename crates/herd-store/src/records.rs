@@ -111,6 +111,17 @@ impl SegmentMeta {
     }
 }
 
+/// Every registered segment's metadata, in id order, from one read transaction.
+pub(crate) fn registered_segments(db: &redb::Database) -> Result<Vec<SegmentMeta>, StoreError> {
+    use redb::ReadableDatabase;
+    let txn = db.begin_read()?;
+    let mut metas = Vec::new();
+    for row in txn.open_table(crate::tables::SEGMENTS)?.iter()? {
+        metas.push(decode("segment", row?.1.value())?);
+    }
+    Ok(metas)
+}
+
 /// Version byte of a log record holding a run of events (format 1 held one event per record).
 pub(crate) const LOG_RECORD_FORMAT_VERSION: u8 = 2;
 

@@ -7,10 +7,10 @@
 
 use std::path::Path;
 
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::Database;
 
 use crate::error::Result;
-use crate::records::{SegmentMeta, decode, encode};
+use crate::records::{SegmentMeta, encode, registered_segments};
 use crate::segment;
 use crate::tables::SEGMENTS;
 
@@ -24,16 +24,7 @@ fn v2_name(file: &str) -> String {
 
 /// Rewrites every registered segment older than [`segment::SEGMENT_FORMAT_VERSION`]. Returns how many.
 pub(crate) fn upgrade_segments(db: &Database, dir: &Path) -> Result<usize> {
-    let metas: Vec<SegmentMeta> = {
-        let txn = db.begin_read()?;
-        let table = txn.open_table(SEGMENTS)?;
-        let mut metas = Vec::new();
-        for row in table.iter()? {
-            let (_, v) = row?;
-            metas.push(decode("segment", v.value())?);
-        }
-        metas
-    };
+    let metas = registered_segments(db)?;
     let mut upgraded = 0;
     for meta in metas {
         let old = dir.join(&meta.file);
@@ -62,6 +53,8 @@ pub(crate) fn upgrade_segments(db: &Database, dir: &Path) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::decode;
+    use redb::ReadableDatabase;
 
     #[test]
     fn v1_segments_are_rewritten_once() {
